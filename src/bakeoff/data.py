@@ -1,0 +1,148 @@
+"""Loading, schema inference, fingerprinting and splitting of the raw table.
+
+A prepared dataset is content-addressed: its key is the sha256 of the raw bytes plus everything
+that shapes the split (split spec, target, task). It is written once to
+``datasets/<fingerprint>/`` and its ``manifest.json`` is written last, so a manifest's presence
+means the splits beside it are complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import PurePosixPath
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from bakeoff.catalog import Task
+from bakeoff.errors import UserError, did_you_mean
+from bakeoff.spec import DatasetSpec, SplitSpec
+from bakeoff.storage import ObjectStore
+
+SPLITS = ("train", "valid", "test")
+PARQUET_MAGIC = b"PAR1"
+# An integer target with at most this many distinct values is read as class labels.
+MAX_CLASSES_FOR_AUTO = 20
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the model step needs to know about the columns, decided once at prepare."""
+
+    target: str
+    task: Task
+    numeric: list[str]
+    categorical: list[str]
+    classes: list[str | int | float] | None
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Schema:
+        return cls(**d)
+
+
+def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:
+    fmt = spec.format
+    if fmt == "auto":
+        suffix = PurePosixPath(urlparse(spec.uri).path).suffix.lower()
+        fmt = "parquet" if raw[:4] == PARQUET_MAGIC or suffix in (".parquet", ".pq") else "csv"
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(io.BytesIO(raw))
+        return pd.read_csv(io.BytesIO(raw))
+    except Exception as exc:  # pandas raises many types for one cause: the bytes are not that format
+        raise UserError(f"dataset.uri: cannot read {spec.uri} as {fmt} ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); check dataset.format") from None
+
+
+def _infer_task(y: pd.Series) -> Task:
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    values = y.dropna()
+    integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    return "classification" if integral and values.nunique() <= MAX_CLASSES_FOR_AUTO else "regression"
+
+
+def infer_schema(df: pd.DataFrame, spec: DatasetSpec) -> Schema:
+    columns = list(df.columns)
+    if spec.target not in df.columns:
+        raise UserError(f"dataset.target: no column {spec.target!r}{did_you_mean(spec.target, columns)}; "
+                        f"columns are {', '.join(map(str, columns[:20]))}")
+    for i, col in enumerate(spec.drop):
+        if col not in df.columns:
+            raise UserError(f"dataset.drop[{i}]: no column {col!r}{did_you_mean(col, columns)}")
+    y = df[spec.target]
+    task: Task = _infer_task(y) if spec.task == "auto" else spec.task
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise UserError(f"dataset.task: regression needs a numeric target but {spec.target!r} "
+                        f"holds text; set dataset.task: classification")
+    features = [c for c in columns if c != spec.target and c not in spec.drop]
+    if not features:
+        raise UserError("dataset.drop: no feature columns are left; drop fewer columns")
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    categorical = [c for c in features if c not in numeric]
+    classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
+    return Schema(spec.target, task, numeric, categorical, classes)
+
+
+def fingerprint(raw: bytes, dataset: DatasetSpec, split: SplitSpec, task: Task) -> str:
+    """Identity of a prepared dataset: the raw bytes and every input that shapes the split."""
+    h = hashlib.sha256(raw)
+    h.update(json.dumps({"split": split.model_dump(), "target": dataset.target, "task": task,
+                         "format": dataset.format}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def split_frame(df: pd.DataFrame, schema: Schema, split: SplitSpec) -> dict[str, pd.DataFrame]:
+    """Deterministic train/valid/test split, stratified on the target for classification."""
+    from sklearn.model_selection import train_test_split
+
+    df = df[df[schema.target].notna()].reset_index(drop=True)
+    stratify = schema.task == "classification"
+    if stratify:
+        counts = df[schema.target].value_counts()
+        if counts.min() < 3:
+            raise UserError(f"dataset.target: class {counts.idxmin()!r} has {counts.min()} row(s); a "
+                            "stratified three-way split needs at least 3 per class; drop or merge it")
+    n_test = max(1, round(len(df) * split.test_size))
+    n_valid = max(1, round(len(df) * split.valid_size))
+    if len(df) - n_test - n_valid < 2:
+        raise UserError(f"dataset.uri: {len(df)} labelled rows are too few to split; add rows")
+    try:
+        rest, test = train_test_split(df, test_size=n_test, random_state=split.seed,
+                                      stratify=df[schema.target] if stratify else None)
+        train, valid = train_test_split(rest, test_size=n_valid, random_state=split.seed,
+                                        stratify=rest[schema.target] if stratify else None)
+    except ValueError as exc:  # too few rows per class for the requested sizes
+        raise UserError(f"split: cannot stratify ({exc}); lower test_size/valid_size or add rows") from None
+    return {"train": train, "valid": valid, "test": test}
+
+
+def _to_parquet(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def prepared_prefix(fp: str) -> str:
+    return f"datasets/{fp}"
+
+
+def write_prepared(store: ObjectStore, fp: str, splits: dict[str, pd.DataFrame], schema: Schema) -> None:
+    prefix = prepared_prefix(fp)
+    for name, frame in splits.items():
+        store.write_bytes(f"{prefix}/{name}.parquet", _to_parquet(frame))
+    manifest = {"fingerprint": fp, "schema": asdict(schema),
+                "rows": {name: len(frame) for name, frame in splits.items()}}
+    store.write_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+
+
+def read_split(store: ObjectStore, fp: str, name: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")))

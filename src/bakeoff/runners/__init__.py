@@ -1,0 +1,1 @@
+"""Runners decide where each step runs. None of them may reimplement what a step does."""

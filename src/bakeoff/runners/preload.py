@@ -1,0 +1,17 @@
+"""Imported once by the local runner's forkserver, so every model process starts warm.
+
+Each model gets a fresh process (a crash or a leak cannot touch the others), forked from a server
+that has already paid for the imports a train step makes and for building the estimator catalog.
+The steps import these lazily, to start fast in a pod; here we import them eagerly on purpose.
+"""
+
+import joblib  # noqa: F401
+import pyarrow.parquet  # noqa: F401
+import scipy.stats  # noqa: F401
+import skops.io  # noqa: F401
+import sklearn.compose  # noqa: F401
+import threadpoolctl  # noqa: F401
+
+from bakeoff import catalog, data, metrics, modeling, runs, steps  # noqa: F401
+
+catalog.estimators()  # imports every sklearn estimator module once, for all children

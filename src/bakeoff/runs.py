@@ -1,0 +1,85 @@
+"""Where a run lives in the store, and how to create, find and list runs.
+
+A run URI is ``<store root>/runs/<run_id>``. It is all a step needs: the store root and the run
+id come out of it, and the exact config of the run is read from ``config.yaml`` inside.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from bakeoff.errors import UserError
+from bakeoff.spec import Experiment, parse_yaml
+from bakeoff.storage import MissingObject, ObjectStore, open_store
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Run:
+    store: ObjectStore
+    run_id: str
+
+    @classmethod
+    def from_uri(cls, run_uri: str) -> Run:
+        root, sep, run_id = run_uri.rstrip("/").rpartition("/runs/")
+        if not sep or not RUN_ID_PATTERN.match(run_id):
+            raise UserError(f"--run-uri: {run_uri!r} is not a run URI; it looks like "
+                            "s3://bucket/prefix/runs/RUN_ID or file:///path/runs/RUN_ID")
+        return cls(open_store(root or "/"), run_id)
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri(f"runs/{self.run_id}")
+
+    def key(self, *parts: str) -> str:
+        return "/".join(("runs", self.run_id, *parts))
+
+    def config(self) -> Experiment:
+        try:
+            text = self.store.read_bytes(self.key("config.yaml")).decode()
+        except MissingObject:
+            raise UserError(f"--run-uri: no run at {self.uri} (config.yaml is missing); "
+                            "start one with `bakeoff run` or `bakeoff submit`") from None
+        return parse_yaml(text, self.store.uri(self.key("config.yaml")))
+
+    def read_json(self, *parts: str) -> Any:
+        return json.loads(self.store.read_bytes(self.key(*parts)))
+
+    def write_json(self, obj: Any, *parts: str) -> None:
+        self.store.write_bytes(self.key(*parts), json.dumps(obj, indent=2, default=str).encode())
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique without coordination: 20261127-091500-3f9a1c."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def create_run(store: ObjectStore, exp: Experiment, run_id: str | None = None) -> Run:
+    run = Run(store, run_id or new_run_id())
+    store.write_bytes(run.key("config.yaml"), exp.to_yaml().encode())
+    return run
+
+
+def find_run(store: ObjectStore, ref: str) -> Run:
+    """A run by URI, by id, or by unique id prefix; ``latest`` is the newest."""
+    if "/runs/" in ref:
+        return Run.from_uri(ref)
+    ids = run_ids(store)
+    if ref == "latest" and ids:
+        return Run(store, ids[-1])
+    matches = [i for i in ids if i.startswith(ref)]
+    if len(matches) != 1:
+        found = "no run matches" if not matches else f"{len(matches)} runs match"
+        raise UserError(f"RUN: {found} {ref!r} in {store.root}; list them with `bakeoff runs`")
+    return Run(store, matches[0])
+
+
+def run_ids(store: ObjectStore) -> list[str]:
+    return sorted({k.split("/")[1] for k in store.list("runs") if k.endswith("/config.yaml")})

@@ -1,0 +1,306 @@
+"""The experiment schema: the single source for validation, the JSON Schema, CLI errors and the UI.
+
+``parse_experiment`` is the only way in. It runs pydantic's structural checks, then checks that
+make sense only across fields (estimator names, their parameters, metric names), and reports
+every problem at once as ``field.path: problem (fix)`` lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bakeoff import catalog, metrics
+from bakeoff.errors import UserError, did_you_mean, field_path
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos far more often than intent, so they are errors.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetSpec(_Strict):
+    uri: str = Field(description="A path, file://…, or s3://bucket/key of a CSV or Parquet file.")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    target: str = Field(description="The column to predict.")
+    task: Literal["auto", "classification", "regression"] = "auto"
+    drop: list[str] = Field(default_factory=list, description="Columns to ignore, such as ids.")
+
+
+class SplitSpec(_Strict):
+    test_size: float = Field(0.2, gt=0, lt=1)
+    valid_size: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _leaves_rows_to_train_on(self) -> SplitSpec:
+        if self.test_size + self.valid_size >= 0.9:
+            raise ValueError(
+                f"test_size + valid_size is {self.test_size + self.valid_size:g}; "
+                "keep it below 0.9 so that training gets at least 10% of the rows"
+            )
+        return self
+
+
+class MetricsSpec(_Strict):
+    primary: str | None = Field(None, description="Ranks the leaderboard; defaults by task.")
+    others: list[str] | None = Field(None, description="Also reported; defaults by task.")
+
+
+class ResourceAmounts(_Strict):
+    cpu: str | None = Field(None, examples=["500m", "2"])
+    memory: str | None = Field(None, examples=["512Mi", "4Gi"])
+
+
+class Resources(_Strict):
+    requests: ResourceAmounts = Field(default_factory=ResourceAmounts)
+    limits: ResourceAmounts = Field(default_factory=ResourceAmounts)
+
+
+class Toleration(_Strict):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class ModelSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=40,
+                      description="Unique; lowercase letters, digits and '-'.")
+    estimator: str = Field(description="A scikit-learn classifier or regressor name, or a plugin.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Where the model runs on a cluster; the local runner ignores all but timeout.
+    resources: Resources = Field(default_factory=Resources)
+    image: str | None = Field(None, description="Container image for this model's pod.")
+    retries: int = Field(0, ge=0, le=10)
+    timeout: int | None = Field(None, gt=0, description="Seconds before the model is stopped.")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+    def digest(self) -> str:
+        """Identity of what this model computes; placement (resources, image…) is left out."""
+        return _digest(self.model_dump(mode="json", include={"estimator", "params"}))
+
+
+class RuntimeSpec(_Strict):
+    parallel: int | None = Field(None, ge=1, le=256,
+                                 description="Models trained at once; defaults to usable CPUs.")
+
+
+class KfpSettings(_Strict):
+    image: str = Field("bakeoff:0.1.0", description="Image that runs every step.")
+    s3_endpoint: str = "http://minio-service.kubeflow:9000"
+    secret_name: str = "mlpipeline-minio-artifact"
+    access_key_field: str = "accesskey"
+    secret_key_field: str = "secretkey"
+    parallelism: int = Field(4, ge=1, description="Train pods at once in the generic pipeline.")
+
+
+class Experiment(_Strict):
+    experiment: str = Field(pattern=NAME_PATTERN, max_length=63)
+    dataset: DatasetSpec
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    models: list[ModelSpec] = Field(min_length=1)
+    storage: str = Field("file://./.bakeoff", description="Store root: a folder or s3://bucket/prefix.")
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec)
+    kfp: KfpSettings = Field(default_factory=KfpSettings)
+
+    def model(self, name: str) -> ModelSpec:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise UserError(f"--model: no model named {name!r}{did_you_mean(name, self.model_names)}")
+
+    @property
+    def model_names(self) -> list[str]:
+        return [m.name for m in self.models]
+
+    def metric_names(self, task: catalog.Task) -> tuple[str, list[str]]:
+        primary, others = metrics.DEFAULTS[task]
+        primary = self.metrics.primary or primary
+        others = self.metrics.others if self.metrics.others is not None else others
+        return primary, [m for m in others if m != primary]
+
+    def digest(self) -> str:
+        return _digest(self.model_dump(mode="json"))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The field names valid at ``loc``, for "did you mean" on unknown keys."""
+    model: Any = Experiment
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return list(model.model_fields) if model else []
+
+
+def _pydantic_problems(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        if e["type"] == "extra_forbidden":
+            hint = did_you_mean(str(loc[-1]), _allowed_keys(loc[:-1]))
+            problems.append(f"{field_path(loc)}: unknown field{hint or '; remove it'}")
+        elif e["type"] == "missing":
+            problems.append(f"{field_path(loc)}: required field is missing; add it")
+        elif e["type"] == "string_pattern_mismatch":
+            problems.append(f"{field_path(loc)}: {e['input']!r} is not allowed; use lowercase "
+                            "letters, digits and '-', starting and ending with a letter or digit")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            problems.append(f"{field_path(loc)}: {msg} (got {e['input']!r})"
+                            if "input" in e and not isinstance(e["input"], dict) else
+                            f"{field_path(loc)}: {msg}")
+    return problems
+
+
+def _param_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> list[str]:
+    known = info.params
+    problems = [
+        f"models[{i}].params.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}"
+        for name in model.params if name not in known
+    ]
+    if problems:
+        return problems
+    # scikit-learn checks parameter values only at fit; ask it now so a bad value fails before
+    # any training starts. `_validate_params` is how sklearn's own `fit` does it (>=1.2).
+    estimator = info.cls(**model.params)
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is not None:
+        try:
+            validate()
+        except (ValueError, TypeError) as exc:
+            bad = next((p for p in model.params if f"'{p}' parameter" in str(exc)), None)
+            where = f"models[{i}].params.{bad}" if bad else f"models[{i}].params"
+            return [f"{where}: {exc}"]
+    return []
+
+
+def task_problems(exp: Experiment, task: catalog.Task) -> list[str]:
+    """Problems that depend on the task, so run at validation (task given) or at prepare (auto)."""
+    problems = []
+    for i, m in enumerate(exp.models):
+        info = catalog.estimators().get(m.estimator)
+        if info and info.task != task:
+            kind = "classifier" if info.task == "classification" else "regressor"
+            problems.append(f"models[{i}].estimator: {m.estimator} is a {kind} but the task is "
+                            f"{task}; pick a {task} estimator or set dataset.task")
+    allowed = metrics.for_task(task)
+    primary, others = exp.metric_names(task)
+    for where, name in [("metrics.primary", primary)] + [
+        (f"metrics.others[{j}]", n) for j, n in enumerate(exp.metrics.others or [])
+    ]:
+        if name in metrics.REGISTRY and name not in allowed:
+            problems.append(f"{where}: {name} is not a {task} metric; use one of {', '.join(allowed)}")
+    return problems
+
+
+def _semantic_problems(exp: Experiment) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, m in enumerate(exp.models):
+        if m.name in seen:
+            problems.append(f"models[{i}].name: {m.name!r} is used twice; model names must be unique")
+        seen.add(m.name)
+        try:
+            info = catalog.resolve(m.estimator)
+        except UserError as exc:
+            problems.append(f"models[{i}].estimator: {exc}")
+            continue
+        problems += _param_problems(i, m, info)
+    for where, name in [("metrics.primary", exp.metrics.primary)] + [
+        (f"metrics.others[{j}]", n) for j, n in enumerate(exp.metrics.others or [])
+    ]:
+        if name is not None and name not in metrics.REGISTRY:
+            problems.append(f"{where}: unknown metric {name!r}{did_you_mean(name, metrics.REGISTRY)}; "
+                            f"choose from {', '.join(metrics.REGISTRY)}")
+    if exp.dataset.target in exp.dataset.drop:
+        problems.append(f"dataset.drop: it lists the target {exp.dataset.target!r}; remove it")
+    if exp.dataset.task != "auto" and not problems:
+        problems += task_problems(exp, exp.dataset.task)
+    return problems
+
+
+def parse_experiment(data: Any) -> Experiment:
+    """Validate a config mapping; raise ``UserError`` listing every problem found."""
+    if not isinstance(data, Mapping):
+        raise UserError("<config>: expected a mapping of fields such as `experiment:` and `models:`")
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as err:
+        raise UserError(*_pydantic_problems(err)) from None
+    problems = _semantic_problems(exp)
+    if problems:
+        raise UserError(*problems)
+    return exp
+
+
+def parse_yaml(text: str, source: str = "<config>") -> Experiment:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise UserError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_experiment(data)
+
+
+def load_config(path: str | Path) -> Experiment:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found; create one with `bakeoff init`")
+    return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema editors use for autocomplete, with the estimator and metric names listed."""
+    schema = Experiment.model_json_schema()
+    schema["$defs"]["ModelSpec"]["properties"]["estimator"]["enum"] = sorted(catalog.estimators())
+    names = sorted(metrics.REGISTRY)
+    metric_props = schema["$defs"]["MetricsSpec"]["properties"]
+    metric_props["primary"]["anyOf"][0]["enum"] = names
+    metric_props["others"]["anyOf"][0]["items"]["enum"] = names
+    schema["title"] = "bakeoff experiment"
+    return schema
+
+
+def anchored(exp: Experiment, base: Path) -> Experiment:
+    """Resolve relative local paths against the config's folder.
+
+    A config means "next to me" when it says ``data/x.csv``, wherever the command runs from; the
+    copy stored with a run must say so explicitly, because steps read it from elsewhere.
+    """
+
+    def absolute(uri: str) -> str:
+        if "://" in uri and not uri.startswith("file://"):
+            return uri
+        raw = uri.removeprefix("file://")
+        path = Path(raw).expanduser()
+        return (path if path.is_absolute() else (base / path)).resolve().as_uri()
+
+    return exp.model_copy(update={
+        "dataset": exp.dataset.model_copy(update={"uri": absolute(exp.dataset.uri)}),
+        "storage": absolute(exp.storage),
+    })

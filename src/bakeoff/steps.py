@@ -1,0 +1,200 @@
+"""The three steps. Each is a function of a run URI and nothing else; every runner calls these.
+
+The steps share no memory and no process: only the object store. That is what lets one step run
+in a local process, the next in a Docker container and the next in a Kubeflow pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bakeoff import __version__
+from bakeoff.data import Schema
+
+RESULT = "result.json"
+MODEL = "model.skops"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What prepare hands to the train tasks; on KFP these become their cache-key inputs."""
+
+    fingerprint: str
+    config_digest: str
+    models: list[str]
+    schema: Schema
+    reused: bool
+
+
+def prepare(run_uri: str) -> Prepared:
+    from bakeoff import data
+    from bakeoff.errors import UserError
+    from bakeoff.runs import Run
+    from bakeoff.spec import task_problems
+    from bakeoff.storage import read_uri
+
+    run = Run.from_uri(run_uri)
+    exp = run.config()
+    raw = read_uri(exp.dataset.uri)
+    frame = data.read_table(raw, exp.dataset)
+    schema = data.infer_schema(frame, exp.dataset)
+    problems = task_problems(exp, schema.task)
+    if problems:
+        raise UserError(*problems)
+    fp = data.fingerprint(raw, exp.dataset, exp.split, schema.task)
+    reused = run.store.exists(f"{data.prepared_prefix(fp)}/manifest.json")
+    if not reused:
+        data.write_prepared(run.store, fp, data.split_frame(frame, schema, exp.split), schema)
+    prepared = Prepared(fp, exp.digest(), exp.model_names, schema, reused)
+    run.write_json(asdict(prepared), "prepared.json")
+    return prepared
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    return {"bakeoff": __version__, "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__}
+
+
+def cache_key(model_digest: str, fingerprint: str, schema: Schema, metric_names: list[str]) -> str:
+    """Same model spec, same data, same features, same metrics, same bakeoff: same result."""
+    blob = json.dumps([model_digest, fingerprint, schema.features, metric_names, __version__])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def reuse_cached(run_uri: str, model_name: str) -> dict[str, Any] | None:
+    """Copy an earlier run's successful result for an identical model into this run, if any.
+
+    The model file is copied before result.json, so the copy commits exactly like a fresh train.
+    """
+    from bakeoff.runs import Run
+    from bakeoff.storage import MissingObject
+
+    run = Run.from_uri(run_uri)
+    exp = run.config()
+    prepared = run.read_json("prepared.json")
+    schema = Schema.from_dict(prepared["schema"])
+    primary, others = exp.metric_names(schema.task)
+    key = cache_key(exp.model(model_name).digest(), prepared["fingerprint"], schema, [primary, *others])
+    try:
+        pointer = json.loads(run.store.read_bytes(f"cache/models/{key}.json"))
+        source = Run(run.store, pointer["run_id"])
+        result = source.read_json("models", pointer["model"], RESULT)
+        if result.get("cache_key") != key or result["status"] != "ok":
+            return None
+        run.store.write_bytes(run.key("models", model_name, MODEL),
+                              source.store.read_bytes(source.key("models", pointer["model"], MODEL)))
+    except MissingObject:
+        return None
+    result = {**result, "model": model_name, "cached_from": result.get("cached_from") or source.run_id}
+    run.write_json(result, "models", model_name, RESULT)
+    return result
+
+
+def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cache: bool = True,
+          fingerprint: str | None = None, config_digest: str | None = None) -> dict[str, Any]:
+    """Fit, evaluate and save one model. Any failure of the model itself becomes a failed result.
+
+    ``fingerprint`` and ``config_digest``, when given (KFP passes them so that its cache key sees
+    the data), must match what prepare recorded; a mismatch means a stale pipeline and is refused.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from bakeoff import data, modeling
+    from bakeoff.cpu import usable_cpus
+    from bakeoff.errors import UserError
+    from bakeoff.metrics import REGISTRY, bootstrap_ci, scores
+    from bakeoff.runs import Run
+
+    started = time.perf_counter()
+    run = Run.from_uri(run_uri)
+    exp = run.config()
+    model = exp.model(model_name)
+    prepared = run.read_json("prepared.json")
+    for name, given in (("fingerprint", fingerprint), ("config_digest", config_digest)):
+        if given is not None and given != prepared[name]:
+            raise UserError(f"--{name.replace('_', '-')}: {given[:12]}… does not match this run's "
+                            f"prepared {name} {prepared[name][:12]}…; re-run prepare")
+    if use_cache and (cached := reuse_cached(run_uri, model_name)) is not None:
+        return cached
+
+    schema = Schema.from_dict(prepared["schema"])
+    primary, others = exp.metric_names(schema.task)
+    threads = threads or usable_cpus()
+    result: dict[str, Any] = {
+        "model": model_name, "estimator": model.estimator, "params": model.params,
+        "fingerprint": prepared["fingerprint"], "config_digest": prepared["config_digest"],
+        "cache_key": cache_key(model.digest(), prepared["fingerprint"], schema, [primary, *others]),
+        "threads": threads, "versions": _versions(),
+    }
+    try:
+        splits = {name: data.read_split(run.store, prepared["fingerprint"], name) for name in data.SPLITS}
+        X = {name: frame[schema.features] for name, frame in splits.items()}
+        y = {name: frame[schema.target].to_numpy() for name, frame in splits.items()}
+        fitted = modeling.fit(modeling.build_pipeline(model, schema), X["train"], y["train"], threads)
+        with threadpool_limits(limits=threads):
+            valid, _ = modeling.predict(fitted.pipeline, X["valid"], y["valid"])
+            test, predict_seconds = modeling.predict(fitted.pipeline, X["test"], y["test"])
+        names = [primary, *others]
+        ci = bootstrap_ci(REGISTRY[primary], test, seed=exp.split.seed)
+        result |= {
+            "status": "ok",
+            "effective_params": modeling.effective_params(fitted.pipeline),
+            "metrics": {"valid": scores(names, valid), "test": scores(names, test)},
+            "ci": list(ci) if ci else None,
+            "fit_seconds": fitted.fit_seconds,
+            "predict_seconds": predict_seconds,
+            "predict_rows": len(X["test"]),
+        }
+        run.store.write_bytes(run.key("models", model_name, MODEL), modeling.dumps(fitted.pipeline))
+    except Exception as exc:  # the model failed, not the bake-off: record it as a failed row
+        result |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                   "traceback": traceback.format_exc(limit=-8)}
+    result["step_seconds"] = time.perf_counter() - started
+    run.write_json(result, "models", model_name, RESULT)  # written last: the commit marker
+    if result["status"] == "ok":
+        run.store.write_bytes(f"cache/models/{result['cache_key']}.json",
+                              json.dumps({"run_id": run.run_id, "model": model_name}).encode())
+    return result
+
+
+def compare(run_uri: str) -> Any:
+    """Rank every model of the run; failed and missing ones are reported, not hidden."""
+    from bakeoff import leaderboard, report
+    from bakeoff.runs import Run
+    from bakeoff.storage import MissingObject
+
+    run = Run.from_uri(run_uri)
+    exp = run.config()
+    schema = Schema.from_dict(run.read_json("prepared.json")["schema"])
+    primary, others = exp.metric_names(schema.task)
+    results = []
+    for m in exp.models:
+        try:
+            results.append((m.name, m.estimator, run.read_json("models", m.name, RESULT)))
+        except MissingObject:
+            results.append((m.name, m.estimator, None))
+    board = leaderboard.build(run.run_id, exp.experiment, schema.task, primary, others, results)
+    run.store.write_bytes(run.key("report.md"), report.to_markdown(board).encode())
+    run.store.write_bytes(run.key("report.html"), report.to_html(board).encode())
+    run.write_json(board.to_dict(), "leaderboard.json")  # last: a leaderboard means a finished compare
+    return board
+
+
+def record_failure(run_uri: str, model_name: str, error: str) -> None:
+    """Mark a model failed when its process died before it could say so itself (crash, timeout)."""
+    from bakeoff.runs import Run
+
+    run = Run.from_uri(run_uri)
+    if not run.store.exists(run.key("models", model_name, RESULT)):
+        run.write_json({"model": model_name, "status": "failed", "error": error},
+                       "models", model_name, RESULT)
