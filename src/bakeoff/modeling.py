@@ -48,12 +48,16 @@ class Fitted:
 def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fitted:
     """Fit within a thread budget: BLAS/OpenMP pools via threadpoolctl, and joblib's default
     ``n_jobs`` for every estimator whose ``n_jobs`` the config left unset (sklearn reads None as
-    "what the active joblib config says")."""
+    "what the active joblib config says").
+
+    joblib gets the threading backend: a model's budget is cores inside its own process, and
+    loky's default worker processes would outlive the fit and hold the step's exit hostage.
+    """
     from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
-    with threadpool_limits(limits=threads), parallel_config(n_jobs=threads):
+    with threadpool_limits(limits=threads), parallel_config(backend="threading", n_jobs=threads):
         pipeline.fit(X, y)
     return Fitted(pipeline, time.perf_counter() - start)
 

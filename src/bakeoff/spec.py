@@ -186,11 +186,11 @@ def _param_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> li
         return problems
     # scikit-learn checks parameter values only at fit; ask it now so a bad value fails before
     # any training starts. `_validate_params` is how sklearn's own `fit` does it (>=1.2).
+    # Plugins may inherit `_validate_params` without declaring constraints; skip those.
     estimator = info.cls(**model.params)
-    validate = getattr(estimator, "_validate_params", None)
-    if validate is not None:
+    if hasattr(estimator, "_parameter_constraints"):
         try:
-            validate()
+            estimator._validate_params()
         except (ValueError, TypeError) as exc:
             bad = next((p for p in model.params if f"'{p}' parameter" in str(exc)), None)
             where = f"models[{i}].params.{bad}" if bad else f"models[{i}].params"

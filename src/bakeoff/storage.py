@@ -39,6 +39,7 @@ class ObjectStore(Protocol):
     def write_bytes(self, key: str, data: bytes) -> None: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
+    def delete(self, key: str) -> None: ...
     def uri(self, key: str) -> str: ...
 
 
@@ -81,6 +82,14 @@ class LocalStore:
             if p.is_file() and not p.name.startswith(".")
         )
 
+    def delete(self, key: str) -> None:
+        target = self._file(key)
+        target.unlink(missing_ok=True)
+        for parent in target.parents:  # leave no empty folders behind, but never leave the store
+            if parent == self.path or any(parent.iterdir()):
+                break
+            parent.rmdir()
+
     def uri(self, key: str) -> str:
         return self._file(key).as_uri()
 
@@ -115,7 +124,13 @@ class S3Store:
 
     def __init__(self, bucket: str, prefix: str = "") -> None:
         from minio import Minio
+        from minio.helpers import check_bucket_name
 
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise UserError(f"storage: {bucket!r} is not a valid S3 bucket name; use 3-63 lowercase "
+                            "letters, digits, '.' and '-'") from None
         endpoint = os.environ.get(ENV_ENDPOINT, "https://s3.amazonaws.com")
         parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
         if not parsed.netloc:
@@ -194,6 +209,12 @@ class S3Store:
         except Exception as exc:
             raise self._explain(exc, prefix) from None
         return sorted(o.object_name[strip:] for o in objects)
+
+    def delete(self, key: str) -> None:
+        try:
+            _retrying(lambda: self.client.remove_object(self.bucket, self._key(key)))
+        except Exception as exc:
+            raise self._explain(exc, key) from None
 
     def uri(self, key: str) -> str:
         return f"{self.root}/{key}"

@@ -5,6 +5,7 @@ then compare here. Processes, not threads, so a model that crashes or leaks take
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 from bakeoff import steps
 from bakeoff.cpu import thread_budget, usable_cpus
+from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
@@ -32,7 +34,11 @@ def _context() -> Any:
 def _train_in_child(run_uri: str, model: str, threads: int) -> None:
     # The cache was already consulted by the parent; a child always trains.
     result = steps.train(run_uri, model, threads=threads, use_cache=False)
-    sys.exit(0 if result["status"] == "ok" else 1)
+    # result.json is committed, so nothing this process still holds matters: leave without
+    # running finalizers that a library's stray worker could block forever.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if result["status"] == "ok" else 1)
 
 
 @dataclass
@@ -86,8 +92,12 @@ def run_local(exp: Experiment, *, parallel: int | None = None, use_cache: bool =
 
     console = console or Console(stderr=True)
     run = create_run(open_store(exp.storage), exp)
-    with console.status(f"preparing {exp.dataset.uri}"):
-        prepared = steps.prepare(run.uri)
+    try:
+        with console.status(f"preparing {exp.dataset.uri}"):
+            prepared = steps.prepare(run.uri)
+    except UserError:
+        run.store.delete(run.key("config.yaml"))  # a run that never started leaves no trace
+        raise
     console.print(f"[dim]data {prepared.fingerprint[:12]} "
                   f"({'reused' if prepared.reused else 'prepared'}) · run {run.uri}[/]")
     primary, _ = exp.metric_names(prepared.schema.task)

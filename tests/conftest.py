@@ -1,0 +1,127 @@
+"""Shared fixtures: a real S3 server process on loopback, a CLI runner, example projects.
+
+The S3 server is moto's standalone server (`moto_server`), started once per session on a free
+port of 127.0.0.1 and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PLUGIN_DIR = Path(__file__).parent / "plugins"
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    env: dict[str, str]
+
+    def client(self):  # noqa: ANN201
+        from minio import Minio
+
+        return Minio(self.endpoint.removeprefix("http://"), access_key="testing",
+                     secret_key="testing", secure=False)
+
+    def make_bucket(self, name: str) -> None:
+        client = self.client()
+        if not client.bucket_exists(name):
+            client.make_bucket(name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    for _ in range(300):  # bounded in count and time
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+    try:
+        yield S3Server(endpoint, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The S3 server's endpoint and credentials in this process's environment."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    return s3_server
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def bakeoff(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> Result:
+    """Run the installed `bakeoff` command as a user would."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    proc = subprocess.run([str(BIN / "bakeoff"), *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path) -> dict[str, str]:
+    """An installed-looking distribution that registers test estimators under
+    `bakeoff.estimators`, made visible to child processes through PYTHONPATH."""
+    site = tmp_path / "site"
+    dist = site / "bakeoff_test_plugins-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bakeoff-test-plugins\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[bakeoff.estimators]\n"
+        "CrashingClassifier = bakeoff_test_plugins:CrashingClassifier\n"
+        "SleepyClassifier = bakeoff_test_plugins:SleepyClassifier\n"
+    )
+    (site / "bakeoff_test_plugins.py").write_text((PLUGIN_DIR / "bakeoff_test_plugins.py").read_text())
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture
+def project(tmp_path: Path):  # noqa: ANN201
+    """A folder holding `bakeoff init --example NAME`, returned with its config path."""
+
+    def make(example: str) -> Path:
+        folder = tmp_path / example
+        folder.mkdir()
+        result = bakeoff("init", "--example", example, "--dir", str(folder))
+        assert result.code == 0, result.stderr
+        return folder / "bakeoff.yaml"
+
+    return make

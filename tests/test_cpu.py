@@ -1,0 +1,32 @@
+"""The thread budget follows the cgroup CPU quota, not the host's core count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bakeoff.cpu import cgroup_cpu_limit, thread_budget, usable_cpus
+
+
+def test_cgroup_v2_quota(tmp_path: Path) -> None:
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_limit(tmp_path) == 1.5
+    assert usable_cpus(tmp_path) == min(2, usable_cpus(tmp_path / "none"))  # ceil(1.5) capped by affinity
+
+
+def test_cgroup_v2_unlimited(tmp_path: Path) -> None:
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(tmp_path) is None
+
+
+def test_cgroup_v1_quota(tmp_path: Path) -> None:
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_limit(tmp_path) == 0.5
+    assert usable_cpus(tmp_path) == 1
+
+
+def test_thread_budget_divides_cpus_between_parallel_models() -> None:
+    assert thread_budget(2, cpus=8) == 4
+    assert thread_budget(3, cpus=8) == 2
+    assert thread_budget(16, cpus=8) == 1

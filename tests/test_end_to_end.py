@@ -1,0 +1,146 @@
+"""`bakeoff init` + `bakeoff run` as a user runs them: real data, real processes, real stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bakeoff import modeling
+from bakeoff.storage import LocalStore
+from conftest import bakeoff
+
+pytestmark = pytest.mark.slow
+
+FLOORS = {"breast-cancer": ("roc_auc", 0.95), "wine": ("balanced_accuracy", 0.85), "diabetes": ("r2", 0.3)}
+
+
+def runs_in(folder: Path) -> list[Path]:
+    return sorted((folder / ".bakeoff" / "runs").iterdir())
+
+
+def leaderboard(run: Path) -> dict:
+    return json.loads((run / "leaderboard.json").read_text())
+
+
+@pytest.mark.parametrize("example", list(FLOORS))
+def test_example_runs_end_to_end(project, example: str) -> None:  # noqa: ANN001
+    config = project(example)
+    result = bakeoff("run", str(config), "--parallel", "2", cwd=config.parent)
+    assert result.code == 0, result.stderr
+    [run] = runs_in(config.parent)
+    board = leaderboard(run)
+    exp = yaml.safe_load(config.read_text())
+    assert [r["rank"] for r in board["rows"]] == list(range(1, len(exp["models"]) + 1))
+    assert {r["model"] for r in board["rows"]} == {m["name"] for m in exp["models"]}
+    metric, floor = FLOORS[example]
+    leader = board["rows"][0]
+    assert leader["test"][metric] > floor
+    low, high = leader["ci"]
+    assert low <= leader["primary"] <= high
+    assert leader["model"] in result.stdout  # the table was printed
+    html = (run / "report.html").read_text()
+    assert "<svg" in html and all(m["name"] in html for m in exp["models"])
+    assert (run / "report.md").read_text().count("\n| ") == len(exp["models"]) + 1
+    # the saved artifact is the whole Pipeline: it predicts straight from raw CSV rows
+    raw = pd.read_csv(config.parent / "data" / f"{example}.csv")
+    pipeline = modeling.loads((run / "models" / leader["model"] / "model.skops").read_bytes())
+    predictions = pipeline.predict(raw.drop(columns=[exp["dataset"]["target"]]).head(20))
+    assert len(predictions) == 20
+    record = json.loads((run / "models" / leader["model"] / "result.json").read_text())
+    assert record["status"] == "ok" and record["fit_seconds"] > 0 and record["predict_seconds"] > 0
+    assert record["versions"]["scikit-learn"] and len(record["fingerprint"]) == 64
+
+
+def test_rerun_reuses_data_and_results_until_something_changes(project) -> None:  # noqa: ANN001
+    config = project("diabetes")
+    assert bakeoff("run", str(config), cwd=config.parent).code == 0
+    second = bakeoff("run", str(config), cwd=config.parent)
+    assert second.code == 0 and "(reused)" in second.stderr
+    first_run, second_run = runs_in(config.parent)
+    assert {r["status"] for r in leaderboard(second_run)["rows"]} == {"ok"}
+    assert all(r["cached"] for r in leaderboard(second_run)["rows"])
+    assert leaderboard(first_run)["rows"] == [{**r, "cached": False} for r in leaderboard(second_run)["rows"]]
+
+    exp = yaml.safe_load(config.read_text())
+    exp["models"][0]["params"]["alpha"] = 3.0  # ridge changes; the others must not retrain
+    config.write_text(yaml.safe_dump(exp))
+    assert bakeoff("run", str(config), cwd=config.parent).code == 0
+    cached = {r["model"]: r["cached"] for r in leaderboard(runs_in(config.parent)[-1])["rows"]}
+    assert cached == {"ridge": False, "lasso": True, "forest": True, "boosting": True}
+
+    assert bakeoff("run", str(config), "--no-cache", cwd=config.parent).code == 0
+    assert not any(r["cached"] for r in leaderboard(runs_in(config.parent)[-1])["rows"])
+
+
+def test_messy_table_with_gaps_and_text_columns(tmp_path: Path) -> None:
+    from test_data import messy_wine
+
+    messy_wine().to_parquet(tmp_path / "wine.parquet")
+    config = tmp_path / "bakeoff.yaml"
+    config.write_text(yaml.safe_dump({
+        "experiment": "messy-wine",
+        "dataset": {"uri": "wine.parquet", "target": "cultivar", "drop": ["proline"]},
+        "models": [{"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 2000}},
+                   {"name": "boosting", "estimator": "HistGradientBoostingClassifier"}],
+    }))
+    result = bakeoff("run", str(config), cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    [run] = runs_in(tmp_path)
+    assert {r["status"] for r in leaderboard(run)["rows"]} == {"ok"}
+    prepared = json.loads((run / "prepared.json").read_text())
+    assert prepared["schema"]["categorical"] == ["colour"] and "proline" not in prepared["schema"]["numeric"]
+
+
+def test_failing_crashing_and_hanging_models_are_failed_rows(project, plugin_env) -> None:  # noqa: ANN001
+    config = project("breast-cancer")
+    exp = yaml.safe_load(config.read_text())
+    exp["models"] = [
+        {"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 2000}},
+        {"name": "wrong-kind", "estimator": "CategoricalNB"},  # fails in fit: negative values
+        {"name": "crash", "estimator": "CrashingClassifier"},  # SIGKILLs its own process
+        {"name": "hang", "estimator": "SleepyClassifier", "params": {"seconds": 120}, "timeout": 3},
+    ]
+    config.write_text(yaml.safe_dump(exp))
+    result = bakeoff("run", str(config), "--parallel", "2", cwd=config.parent, env=plugin_env, timeout=120)
+    assert result.code == 0, result.stderr
+    rows = {r["model"]: r for r in leaderboard(runs_in(config.parent)[0])["rows"]}
+    assert rows["logistic"]["rank"] == 1 and rows["logistic"]["status"] == "ok"
+    assert rows["wrong-kind"]["status"] == "failed" and "Negative values" in rows["wrong-kind"]["error"]
+    assert rows["crash"]["status"] == "failed" and "killed by signal 9" in rows["crash"]["error"]
+    assert rows["hang"]["status"] == "failed" and "timed out after 3 s" in rows["hang"]["error"]
+    assert "3 model(s) failed" in result.stderr
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"dataset": {"uri": "data/missing.csv", "target": "diagnosis"}}, "data/missing.csv: no such object"),
+    ({"dataset": {"uri": "data/breast-cancer.csv", "target": "diagnosys"}},
+     "dataset.target: no column 'diagnosys' (did you mean diagnosis?)"),
+    ({"dataset": {"uri": "data/breast-cancer.csv", "target": "diagnosis", "task": "regression"}},
+     "models[0].estimator: LogisticRegression is a classifier but the task is regression"),
+])
+def test_prepare_errors_exit_2_and_leave_no_run(project, change: dict, message: str) -> None:  # noqa: ANN001
+    config = project("breast-cancer")
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), **change}))
+    result = bakeoff("run", str(config), cwd=config.parent)
+    assert result.code == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert all(line.startswith("error: ") for line in result.stderr.strip().splitlines())
+    assert LocalStore(config.parent / ".bakeoff").list("runs") == []
+
+
+def test_report_and_runs_reprint_past_runs(project) -> None:  # noqa: ANN001
+    config = project("wine")
+    assert bakeoff("run", str(config), cwd=config.parent).code == 0
+    [run] = runs_in(config.parent)
+    listed = bakeoff("runs", cwd=config.parent)
+    assert listed.code == 0 and run.name in listed.stdout and "wine" in listed.stdout
+    for ref in ("latest", run.name[:15], str(run.as_uri())):
+        shown = bakeoff("report", ref, cwd=config.parent)
+        assert shown.code == 0 and "balanced_accuracy" in shown.stdout, ref
+    as_json = bakeoff("report", "--format", "json", cwd=config.parent)
+    assert json.loads(as_json.stdout) == leaderboard(run)
+    missing = bakeoff("report", "nope", cwd=config.parent)
+    assert missing.code == 2 and "no run matches 'nope'" in missing.stderr

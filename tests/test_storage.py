@@ -1,0 +1,109 @@
+"""LocalStore and S3Store behave the same; S3 runs against a real S3 server process (moto)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bakeoff import storage
+from bakeoff.errors import UserError
+from bakeoff.storage import LocalStore, MissingObject, S3Store, open_store
+
+
+def exercise(store: storage.ObjectStore) -> None:
+    store.write_bytes("runs/a/config.yaml", b"one")
+    store.write_bytes("runs/a/config.yaml", b"two")  # overwrite is atomic, not append
+    store.write_bytes("runs/b/models/x/result.json", b"{}")
+    assert store.read_bytes("runs/a/config.yaml") == b"two"
+    assert store.exists("runs/a/config.yaml") and not store.exists("runs/a/nope")
+    assert store.list("runs") == ["runs/a/config.yaml", "runs/b/models/x/result.json"]
+    assert store.list("nothing") == []
+    with pytest.raises(MissingObject, match="runs/a/nope: no such object"):
+        store.read_bytes("runs/a/nope")
+    store.delete("runs/b/models/x/result.json")
+    assert store.list("runs") == ["runs/a/config.yaml"]
+
+
+def test_local_store(tmp_path) -> None:  # noqa: ANN001
+    store = LocalStore(tmp_path / "root")
+    exercise(store)
+    leftovers = [p.name for p in (tmp_path / "root").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == [] and not (tmp_path / "root" / "runs" / "b").exists()
+
+
+def test_local_write_failure_leaves_no_partial_file(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    store = LocalStore(tmp_path)
+    store.write_bytes("k", b"old")
+
+    def broken_replace(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        store.write_bytes("k", b"new")
+    assert store.read_bytes("k") == b"old" and [p.name for p in tmp_path.iterdir()] == ["k"]
+
+
+def test_s3_store(s3_env) -> None:  # noqa: ANN001
+    s3_env.make_bucket("store-test")
+    store = open_store("s3://store-test/some/prefix")
+    assert isinstance(store, S3Store) and store.root == "s3://store-test/some/prefix"
+    exercise(store)
+    # the prefix is really a prefix in the bucket
+    names = [o.object_name for o in s3_env.client().list_objects("store-test", recursive=True)]
+    assert names == ["some/prefix/runs/a/config.yaml"]
+
+
+def test_s3_missing_bucket_is_a_user_error(s3_env) -> None:  # noqa: ANN001
+    with pytest.raises(UserError, match="bucket 'no-such-bucket' does not exist; create it first"):
+        open_store("s3://no-such-bucket").read_bytes("x")
+
+
+def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: ANN001
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(storage.time, "sleep", lambda _: None)
+    with pytest.raises(UserError, match="cannot reach S3 at http://127.0.0.1:.*; check AWS_ENDPOINT_URL"):
+        open_store("s3://bucket").read_bytes("x")
+
+
+def test_invalid_bucket_name_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="storage: 'b' is not a valid S3 bucket name"):
+        open_store("s3://b")
+
+
+def test_transient_errors_are_retried_then_succeed(monkeypatch) -> None:  # noqa: ANN001
+    from minio.error import S3Error
+
+    monkeypatch.setattr(storage.time, "sleep", lambda _: None)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise S3Error(None, "SlowDown", "slow down", "r", "req", "host")  # type: ignore[arg-type]
+        return "ok"
+
+    assert storage._retrying(flaky) == "ok" and len(calls) == 3
+
+
+def test_permanent_errors_are_not_retried(monkeypatch) -> None:  # noqa: ANN001
+    from minio.error import S3Error
+
+    calls = []
+
+    def denied() -> None:
+        calls.append(1)
+        raise S3Error(None, "AccessDenied", "no", "r", "req", "host")  # type: ignore[arg-type]
+
+    with pytest.raises(S3Error):
+        storage._retrying(denied)
+    assert len(calls) == 1
+
+
+def test_unknown_scheme_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="storage: unsupported scheme 'gs'"):
+        open_store("gs://bucket")
