@@ -22,8 +22,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Performance figures quoted in the README (several minutes; run on an otherwise idle machine).
 bench: setup
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/search_bench.py
 
 clean:
 	rm -rf $(VENV) demo .bakeoff

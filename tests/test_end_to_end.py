@@ -110,7 +110,7 @@ def test_failing_crashing_and_hanging_models_are_failed_rows(project, plugin_env
     rows = {r["model"]: r for r in leaderboard(runs_in(config.parent)[0])["rows"]}
     assert rows["logistic"]["rank"] == 1 and rows["logistic"]["status"] == "ok"
     assert rows["wrong-kind"]["status"] == "failed" and "Negative values" in rows["wrong-kind"]["error"]
-    assert rows["crash"]["status"] == "failed" and "killed by signal 9" in rows["crash"]["error"]
+    assert rows["crash"]["status"] == "failed" and "was killed by signal 9" in rows["crash"]["error"]
     assert rows["hang"]["status"] == "failed" and "timed out after 3 s" in rows["hang"]["error"]
     assert "3 model(s) failed" in result.stderr
 

@@ -79,21 +79,40 @@ def schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
+class Runner(str, Enum):
+    local = "local"
+    kfp_docker = "kfp-docker"
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="The experiment YAML file.")],
     parallel: Annotated[Optional[int], typer.Option(min=1, help="Models at once (default: runtime.parallel, else usable CPUs).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Retrain every model even if an identical result exists.")] = False,
+    runner: Annotated[Runner, typer.Option(help="local: a process per model here. kfp-docker: the compiled KFP pipeline under kfp.local's DockerRunner, in the project image.")] = Runner.local,
 ) -> None:
     """Run a bake-off on this machine: prepare the data, train every model in parallel, rank them."""
-    from bakeoff.runners.local import run_local
     from bakeoff.spec import anchored, load_config
 
     exp = anchored(load_config(config), config.resolve().parent)
     err = _console(stderr=True)
-    run_, board = run_local(exp, parallel=parallel, use_cache=not no_cache, console=err)
+    if runner is Runner.kfp_docker:
+        from bakeoff.runners.kfp_docker import run_kfp_docker
+
+        run_, board = run_kfp_docker(exp, console=err)
+    else:
+        from bakeoff.progress import LiveProgress
+        from bakeoff.runners.local import run_local
+
+        with LiveProgress(err) as show:
+            run_, board = run_local(exp, parallel=parallel, use_cache=not no_cache, on_progress=show)
+    _show_leaderboard(board, run_.store.uri(run_.key("report.html")), err)
+
+
+def _show_leaderboard(board, report_uri: str, err) -> None:  # noqa: ANN001 - rich types stay lazy
+    """Print the board, name the failed models, and exit 1 when no model succeeded."""
     _console().print(board)
-    err.print(f"[dim]report: {run_.store.uri(run_.key('report.html'))}[/]")
+    err.print(f"[dim]report: {report_uri}[/]")
     failed = [r.model for r in board.rows if r.status != "ok"]
     if failed:
         err.print(f"[red]{len(failed)} model(s) failed: {', '.join(failed)}[/]")
@@ -110,30 +129,46 @@ class StepName(str, Enum):
 @app.command()
 def step(
     name: Annotated[StepName, typer.Argument(help="Which step to run.")],
-    run_uri: Annotated[str, typer.Option("--run-uri", help="<store>/runs/<run_id>; the step reads its config there.")],
+    run_uri: Annotated[Optional[str], typer.Option("--run-uri", help="<store>/runs/<run_id>; the step reads its config there (prepare: optional with --config-uri).")] = None,
     model: Annotated[Optional[str], typer.Option(help="The model to train (train only).")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help="Thread budget (train; default: usable CPUs of this container).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Train even if an identical result exists (train).")] = False,
     fingerprint: Annotated[Optional[str], typer.Option(help="Expected data fingerprint (train; KFP cache key).")] = None,
     config_digest: Annotated[Optional[str], typer.Option(help="Expected config digest (train; KFP cache key).")] = None,
+    config_uri: Annotated[Optional[str], typer.Option(help="Copy this config into the run first (prepare; KFP).")] = None,
+    run_id: Annotated[Optional[str], typer.Option(help="Run id when --config-uri comes without --run-uri (prepare; KFP passes its run id).")] = None,
+    expect_models: Annotated[Optional[str], typer.Option(help="Comma-separated model names the config must have (prepare; KFP).")] = None,
+    kfp_output: Annotated[Optional[list[str]], typer.Option(help="NAME=PATH: also write output NAME to PATH, for KFP (prepare, compare; repeatable).")] = None,
+    executor_input: Annotated[Optional[str], typer.Option(help="KFP's executor input, {{$}}: publish metrics to the Kubeflow UI (train).")] = None,
 ) -> None:
     """Run one step of a run. This is the contract container images and KFP components call."""
     from bakeoff import steps
+    from bakeoff.kfp import stepio
 
+    outputs = stepio.parse_outputs(name.value, kfp_output or [])
     if name is StepName.prepare:
+        run_uri = stepio.resolve_run(run_uri, config_uri, run_id, expect_models)
         p = steps.prepare(run_uri)
-        typer.echo(json.dumps({"fingerprint": p.fingerprint, "config_digest": p.config_digest,
+        typer.echo(json.dumps({"run_uri": run_uri, "fingerprint": p.fingerprint, "config_digest": p.config_digest,
                                "models": p.models, "reused": p.reused}))
+        stepio.write_outputs(outputs, {"run": run_uri, "fingerprint": p.fingerprint,
+                                       "config_digest": p.config_digest, "models": p.models})
     elif name is StepName.train:
         if not model:
             raise UserError("--model: required by `bakeoff step train`; name one of the config's models")
+        run_uri = stepio.require_run_uri(run_uri)
         result = steps.train(run_uri, model, threads=threads, use_cache=not no_cache,
                              fingerprint=fingerprint, config_digest=config_digest)
         typer.echo(json.dumps({k: result.get(k) for k in ("model", "status", "error", "metrics", "cached_from")}))
         if result["status"] != "ok":
             raise typer.Exit(1)
+        if executor_input:
+            stepio.publish_train(executor_input, run_uri, model, result)
     else:
+        run_uri = stepio.require_run_uri(run_uri)
         _console().print(steps.compare(run_uri))
+        if outputs:
+            stepio.write_outputs(outputs, stepio.compare_outputs(run_uri))
 
 
 class Format(str, Enum):
@@ -169,6 +204,22 @@ def report(
 
 
 @app.command()
+def compare(
+    run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more run ids, prefixes, or run URIs.")],
+    store: StoreOption = "./.bakeoff",
+) -> None:
+    """One leaderboard over several runs, showing only the params that differ between them."""
+    from bakeoff.history import compare_runs
+    from bakeoff.runs import find_run
+    from bakeoff.storage import open_store
+
+    if len(run_refs) < 2:
+        raise UserError("RUN: give at least two runs to compare; `bakeoff report RUN` shows one")
+    opened = open_store(store)
+    _console().print(compare_runs([find_run(opened, ref) for ref in run_refs]))
+
+
+@app.command()
 def runs(store: StoreOption = "./.bakeoff") -> None:
     """List past runs in a store, newest last, with their leader."""
     from rich.table import Table
@@ -194,6 +245,30 @@ def runs(store: StoreOption = "./.bakeoff") -> None:
     _console().print(table)
 
 
+@app.command()
+def ui(
+    config: Annotated[Optional[Path], typer.Argument(help="An experiment YAML to open; a new path is written on save.")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Build, validate, run and compare experiments in a browser (a Streamlit app on localhost)."""
+    import importlib.util
+    import signal
+    import subprocess
+
+    from bakeoff.ui import APP
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise UserError("bakeoff ui: Streamlit is not installed; pip install 'bakeoff[ui]'")
+    typer.echo(f"bakeoff ui: http://127.0.0.1:{port}  (Ctrl+C stops it)")
+    server = subprocess.Popen([
+        sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal", "--", *([str(config.resolve())] if config else [])])
+    # Stopping `bakeoff ui` must stop the server too, not leave it serving as an orphan.
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    raise typer.Exit(server.wait())
+
+
 def main() -> None:
     try:
         app()
@@ -206,3 +281,95 @@ def main() -> None:
     except BrokenPipeError:  # `bakeoff schema | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
+
+
+# -- Kubeflow Pipelines: the logic lives in bakeoff.kfp -----------------------------------------
+
+HostOption = Annotated[Optional[str], typer.Option(
+    "--host", envvar="KF_PIPELINES_ENDPOINT", help="Kubeflow Pipelines URL, such as http://localhost:8080.")]
+TokenOption = Annotated[Optional[str], typer.Option(
+    "--token", envvar="KF_PIPELINES_TOKEN", show_envvar=True,
+    help="Bearer token (in a pod: KF_PIPELINES_SA_TOKEN_PATH names a token file instead).")]
+CookieOption = Annotated[Optional[str], typer.Option(
+    "--cookie", envvar="KF_PIPELINES_COOKIE", help="Session cookie, such as authservice_session=….")]
+NamespaceOption = Annotated[Optional[str], typer.Option(
+    "--namespace", help="Profile namespace (multi-user Kubeflow).")]
+ImageOption = Annotated[Optional[str], typer.Option(help="Image of every step (default: kfp.image).")]
+
+
+@app.command("compile")
+def compile_(
+    config: Annotated[Optional[Path], typer.Argument(help="The experiment YAML; optional with --generic.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the pipeline.")] = Path("pipeline.yaml"),
+    generic: Annotated[bool, typer.Option("--generic", help="One pipeline for any config: train fans out over the models prepare finds.")] = False,
+    image: ImageOption = None,
+    s3_endpoint: Annotated[Optional[str], typer.Option(help="S3 endpoint as pods see it (default: kfp.s3_endpoint).")] = None,
+    secret_name: Annotated[Optional[str], typer.Option(help="Secret with the S3 credentials (default: kfp.secret_name).")] = None,
+    access_key_field: Annotated[Optional[str], typer.Option(help="Key of the access key in that Secret.")] = None,
+    secret_key_field: Annotated[Optional[str], typer.Option(help="Key of the secret key in that Secret.")] = None,
+    parallelism: Annotated[Optional[int], typer.Option(min=1, help="Train pods at once (--generic).")] = None,
+) -> None:
+    """Compile a Kubeflow pipeline (one pod per model), validate it, then write it."""
+    from bakeoff.kfp.pipeline import compile_for
+
+    text, what = compile_for(config, generic=generic, overrides={
+        "image": image, "s3_endpoint": s3_endpoint, "secret_name": secret_name,
+        "access_key_field": access_key_field, "secret_key_field": secret_key_field, "parallelism": parallelism})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}: {what}")
+
+
+@app.command()
+def submit(
+    config: Annotated[Path, typer.Argument(help="The experiment YAML file.")],
+    host: HostOption = None,
+    experiment: Annotated[Optional[str], typer.Option(help="KFP experiment (default: the config's experiment).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run, then print its leaderboard.")] = False,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds --wait waits at most.")] = 3600,
+    store: Annotated[Optional[str], typer.Option(help="s3://bucket/prefix for the run (default: the config's storage).")] = None,
+    image: ImageOption = None,
+    token: TokenOption = None,
+    cookie: CookieOption = None,
+    namespace: NamespaceOption = None,
+) -> None:
+    """Run a bake-off on Kubeflow: upload config and data, publish the pipeline, start a run."""
+    from bakeoff.kfp import submit as kfp_submit
+    from bakeoff.kfp.client import connect
+    from bakeoff.kfp.pipeline import with_overrides
+    from bakeoff.spec import anchored, load_config
+
+    exp = anchored(load_config(config), config.resolve().parent)
+    exp = exp.model_copy(update={"kfp": with_overrides(exp.kfp, image=image)})
+    client = connect(host, token, cookie, namespace)
+    done = kfp_submit.submit(exp, client, store=store, experiment=experiment)
+    typer.echo(f"run {done.run.uri}\n{done.url}")
+    if not wait:
+        return
+    state, board = kfp_submit.wait_for_leaderboard(client, done, timeout)
+    if board is None:
+        raise UserError(f"--wait: the Kubeflow run ended {state} without a leaderboard; read its logs at {done.url}")
+    err = _console(stderr=True)
+    if state != "SUCCEEDED":
+        err.print(f"[yellow]the Kubeflow run ended {state}[/]")
+    _show_leaderboard(board, done.run.store.uri(done.run.key("report.html")), err)
+
+
+@app.command()
+def upload(
+    pipeline: Annotated[Path, typer.Argument(help="A compiled pipeline YAML.")],
+    name: Annotated[str, typer.Option(help="Pipeline name in Kubeflow.")],
+    host: HostOption = None,
+    description: Annotated[str, typer.Option(help="Pipeline description.")] = "",
+    token: TokenOption = None,
+    cookie: CookieOption = None,
+    namespace: NamespaceOption = None,
+) -> None:
+    """Publish a pipeline as a version named by its content hash (the CI step); idempotent."""
+    from bakeoff.kfp.client import connect
+    from bakeoff.kfp.submit import read_package
+
+    package = read_package(pipeline)
+    version = connect(host, token, cookie, namespace).publish(name, package, description)
+    typer.echo(f"{'uploaded' if version.created else 'unchanged'}: pipeline {name} ({version.pipeline_id}) "
+               f"version {version.name} ({version.version_id})")

@@ -1,4 +1,4 @@
-"""Ranking of model results on the primary test metric.
+"""Ranking of model results on the primary test metric, with honest comparisons to the leader.
 
 Models that failed, or never wrote a result, stay on the board below the ranked ones: a bake-off
 that hides its failures is not a fair comparison.
@@ -7,10 +7,11 @@ that hides its failures is not a fair comparison.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from bakeoff.metrics import REGISTRY
+from bakeoff.metrics import REGISTRY, Outcome, paired_difference_ci
 
 
 @dataclass
@@ -21,10 +22,15 @@ class Row:
     rank: int | None = None
     primary: float | None = None
     ci: tuple[float, float] | None = None
+    vs_leader: tuple[float, float] | None = None  # paired 95% CI of (this − leader) on the test rows
+    tied: bool | None = None  # vs_leader contains 0: not distinguishable from the leader
     valid_primary: float | None = None
+    overfit: bool = False  # validation score better than the whole test interval
     test: dict[str, float | None] = field(default_factory=dict)
     fit_seconds: float | None = None
-    predict_seconds: float | None = None
+    predict_ms_per_1k: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
     cached: bool = False
     error: str | None = None
 
@@ -38,6 +44,7 @@ class Leaderboard:
     direction: str
     metrics: list[str]
     rows: list[Row]
+    registered: dict[str, Any] | None = None  # the champion's model-registry entry, when tracked
 
     @property
     def leader(self) -> Row | None:
@@ -48,8 +55,15 @@ class Leaderboard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Leaderboard:
-        rows = [Row(**{**r, "ci": tuple(r["ci"]) if r.get("ci") else None}) for r in d["rows"]]
-        return cls(**{**d, "rows": rows})
+        """Read a stored leaderboard; fields this version does not know are ignored, so an
+        older or newer bakeoff's leaderboard.json still reads."""
+        known = {f.name for f in fields(Row)}
+
+        def row(r: dict[str, Any]) -> Row:
+            pairs = {k: tuple(r[k]) if r.get(k) else None for k in ("ci", "vs_leader")}
+            return Row(**{k: v for k, v in {**r, **pairs}.items() if k in known})
+
+        return cls(**{**d, "rows": [row(r) for r in d["rows"]]})
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from bakeoff.report import rich_table
@@ -57,36 +71,63 @@ class Leaderboard:
         yield rich_table(self, width=options.max_width)
 
 
-def _row(name: str, estimator: str, result: dict[str, Any] | None, primary: str) -> Row:
+def _finite(pair: Any) -> tuple[float, float] | None:
+    return tuple(pair) if pair and not any(math.isnan(v) for v in pair) else None  # type: ignore[return-value]
+
+
+def row_from_result(name: str, estimator: str, result: dict[str, Any] | None, primary: str) -> Row:
     if result is None:
         return Row(name, estimator, "missing", error="no result.json; the train step never finished")
     if result["status"] != "ok":
-        return Row(name, estimator, "failed", error=result.get("error"),
-                   fit_seconds=result.get("fit_seconds"))
+        return Row(name, estimator, "failed", error=result.get("error"), fit_seconds=result.get("fit_seconds"),
+                   params=result.get("params") or {})
     test = result["metrics"]["test"]
-    ci = result.get("ci")
-    return Row(
+    rows = result.get("predict_rows") or 0
+    row = Row(
         name, estimator, "ok",
         primary=test.get(primary),
-        ci=tuple(ci) if ci and not any(math.isnan(c) for c in ci) else None,
+        ci=_finite(result.get("ci")),
         valid_primary=result["metrics"]["valid"].get(primary),
         test=test,
         fit_seconds=result.get("fit_seconds"),
-        predict_seconds=result.get("predict_seconds"),
+        predict_ms_per_1k=1000 * result["predict_seconds"] / rows * 1000 if rows else None,
+        params=result.get("params") or {},
         cached=bool(result.get("cached_from")),
     )
+    if row.ci and row.valid_primary is not None:
+        low, high = row.ci
+        better_than_all = row.valid_primary > high if REGISTRY[primary].direction == "max" else row.valid_primary < low
+        row.overfit = bool(better_than_all)
+    return row
 
 
-def build(run_id: str, experiment: str, task: str, primary: str, others: list[str],
-          models: list[tuple[str, str, dict[str, Any] | None]]) -> Leaderboard:
-    """Rank ``(name, estimator, result-or-None)`` triples; ties keep config order."""
-    metric = REGISTRY[primary]
-    rows = [_row(name, est, result, primary) for name, est, result in models]
+def rank(rows: list[Row], primary: str) -> list[Row]:
+    """Scored rows best first (ties keep their order), then failed and missing ones."""
     scored = [r for r in rows if r.status == "ok" and r.primary is not None]
-    sign = -1 if metric.direction == "max" else 1
+    sign = -1 if REGISTRY[primary].direction == "max" else 1
     scored.sort(key=lambda r: sign * r.primary)  # type: ignore[operator]
     for i, r in enumerate(scored, start=1):
         r.rank = i
-    rest = [r for r in rows if r not in scored]
-    return Leaderboard(run_id, experiment, task, primary, metric.direction, [primary, *others],
-                       scored + rest)
+    return scored + [r for r in rows if r not in scored]
+
+
+def build(run_id: str, experiment: str, task: str, primary: str, others: list[str],
+          models: list[tuple[str, str, dict[str, Any] | None]], outcomes: dict[str, Outcome],
+          *, seed: int = 0) -> Leaderboard:
+    """Rank ``(name, estimator, result-or-None)`` triples, then compare each to the leader on the
+    same bootstrap resamples of the test rows (``outcomes``: test predictions by model name)."""
+    rows = rank([row_from_result(name, est, result, primary) for name, est, result in models], primary)
+    compare_to_leader(rows, outcomes, primary, seed=seed)
+    return Leaderboard(run_id, experiment, task, primary, REGISTRY[primary].direction, [primary, *others], rows)
+
+
+def compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0,
+                      key: Callable[[Row], str] = lambda r: r.model) -> None:
+    """Set ``vs_leader`` and ``tied`` on every ranked row whose test predictions are known."""
+    leader = rows[0] if rows and rows[0].rank == 1 else None
+    if leader is None or key(leader) not in outcomes:
+        return
+    for r in rows[1:]:
+        if r.rank and key(r) in outcomes:
+            r.vs_leader = paired_difference_ci(REGISTRY[primary], outcomes[key(r)], outcomes[key(leader)], seed=seed)
+            r.tied = None if r.vs_leader is None else r.vs_leader[0] <= 0 <= r.vs_leader[1]

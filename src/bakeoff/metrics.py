@@ -8,7 +8,8 @@ here against scikit-learn's own on real data.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +39,21 @@ class Outcome:
         classes = np.asarray(classes)
         return cls(np.searchsorted(classes, y_true), np.searchsorted(classes, y_pred), proba, len(classes))
 
+    def to_npz(self) -> bytes:
+        """Plain arrays, loadable without pickle."""
+        buf = io.BytesIO()
+        arrays = {"y_true": self.y_true, "y_pred": self.y_pred}
+        if self.proba is not None:
+            arrays["proba"] = self.proba
+        np.savez_compressed(buf, n_classes=np.array(self.n_classes or 0), **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> Outcome:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            n_classes = int(f["n_classes"]) or None
+            return cls(f["y_true"], f["y_pred"], f["proba"] if "proba" in f else None, n_classes)
+
     def take(self, index: np.ndarray) -> Outcome:
         proba = None if self.proba is None else self.proba[index]
         return Outcome(self.y_true[index], self.y_pred[index], proba, self.n_classes)
@@ -55,6 +71,9 @@ class Metric:
         if self.needs_proba and o.proba is None:
             return float("nan")
         return float(self.fn(o))
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "max" else a < b
 
 
 def _per_class_counts(o: Outcome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,19 +153,41 @@ def scores(names: list[str], o: Outcome) -> dict[str, float | None]:
     return {name: None if np.isnan(v) else v for name, v in values.items()}
 
 
-def bootstrap_ci(metric: Metric, o: Outcome, *, resamples: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of ``metric`` over the rows of one split.
-
-    Resamples where the metric is undefined (one class only, for ROC AUC) are dropped rather
-    than counted as zero. None when no resample gives a value.
-    """
+def _resamples(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The same row resamples for every model of a run (same seed), so that their intervals and
+    their paired differences are computed on identical draws."""
     rng = np.random.default_rng(seed)
-    n = len(o.y_true)
-    values = np.array([metric(o.take(rng.integers(0, n, n))) for _ in range(resamples)])
-    values = values[~np.isnan(values)]
+    for _ in range(resamples):
+        yield rng.integers(0, n, n)
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float] | None:
+    values = values[~np.isnan(values)]  # undefined draws (one class only, for ROC AUC) are dropped
     if values.size == 0:
         return None
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def bootstrap_ci(metric: Metric, o: Outcome, *, resamples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of ``metric`` over the rows of one split; None when no
+    resample gives a value."""
+    draws = np.array([metric(o.take(idx)) for idx in _resamples(len(o.y_true), resamples, seed)])
+    return _percentiles(draws, level)
+
+
+def paired_difference_ci(metric: Metric, a: Outcome, b: Outcome, *, resamples: int = 1000, seed: int = 0,
+                         level: float = 0.95) -> tuple[float, float] | None:
+    """Interval of ``metric(a) - metric(b)`` with both models scored on the same resampled rows.
+
+    Pairing removes the variation the two models share (hard rows are hard for both), so this
+    interval is much narrower than comparing two separate intervals. None when the models were
+    not scored on the same rows.
+    """
+    if len(a.y_true) != len(b.y_true) or not np.array_equal(a.y_true, b.y_true):
+        return None
+    draws = np.array([metric(a.take(idx)) - metric(b.take(idx))
+                      for idx in _resamples(len(a.y_true), resamples, seed)])
+    return _percentiles(draws, level)

@@ -6,6 +6,8 @@ The saved artifact is the whole Pipeline (preprocessing included) so it predicts
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,29 +26,29 @@ from bakeoff.metrics import Outcome
 from bakeoff.spec import ModelSpec
 
 
-def build_pipeline(model: ModelSpec, schema: Schema) -> Pipeline:
-    """Preprocessing plus the estimator, configured only by what the config says."""
-    info = catalog.resolve(model.estimator)
+def build_preprocessor(schema: Schema) -> ColumnTransformer:
+    """Impute and scale numbers; impute and one-hot encode text, ignoring unseen categories."""
     numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline([
         ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
         ("onehot", OneHotEncoder(handle_unknown="ignore")),
     ])
-    preprocess = ColumnTransformer(
+    return ColumnTransformer(
         [("numeric", numeric, schema.numeric), ("categorical", categorical, schema.categorical)],
         remainder="drop",
     )
-    return Pipeline([("preprocess", preprocess), ("model", info.cls(**model.params))])
 
 
-@dataclass
-class Fitted:
-    pipeline: Pipeline
-    fit_seconds: float
+def build_pipeline(model: ModelSpec, schema: Schema, params: dict[str, Any] | None = None) -> Pipeline:
+    """Preprocessing plus the estimator, configured by the config's params (or tuned ones)."""
+    info = catalog.resolve(model.estimator)
+    return Pipeline([("preprocess", build_preprocessor(schema)),
+                     ("model", info.cls(**(model.params if params is None else params)))])
 
 
-def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fitted:
-    """Fit within a thread budget: BLAS/OpenMP pools via threadpoolctl, and joblib's default
+@contextmanager
+def thread_budget(threads: int) -> Iterator[None]:
+    """Keep every pool inside ``threads``: BLAS/OpenMP via threadpoolctl, and joblib's default
     ``n_jobs`` for every estimator whose ``n_jobs`` the config left unset (sklearn reads None as
     "what the active joblib config says").
 
@@ -56,8 +58,19 @@ def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fit
     from joblib import parallel_config
     from threadpoolctl import threadpool_limits
 
-    start = time.perf_counter()
     with threadpool_limits(limits=threads), parallel_config(backend="threading", n_jobs=threads):
+        yield
+
+
+@dataclass
+class Fitted:
+    pipeline: Pipeline
+    fit_seconds: float
+
+
+def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fitted:
+    start = time.perf_counter()
+    with thread_budget(threads):
         pipeline.fit(X, y)
     return Fitted(pipeline, time.perf_counter() - start)
 

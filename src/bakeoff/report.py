@@ -23,61 +23,80 @@ def _ci(row: Row) -> str:
     return f"{_fmt(row.ci[0])}–{_fmt(row.ci[1])}" if row.ci else "–"
 
 
-def _status(row: Row) -> str:
-    if row.status == "ok":
-        return "cached" if row.cached else "ok"
-    return f"{row.status}: {row.error or ''}"
+def _diff(row: Row) -> str:
+    if row.rank == 1:
+        return "leader"
+    return f"{row.vs_leader[0]:+.3f}…{row.vs_leader[1]:+.3f}" if row.vs_leader else "–"
+
+
+def _notes(row: Row) -> str:
+    if row.status != "ok":
+        return f"{row.status}: {row.error or ''}"
+    notes = ["cached"] if row.cached else []
+    if row.tied:
+        notes.append("tied")
+    if row.overfit:
+        notes.append("overfit?")
+    return "; ".join(notes) or "ok"
 
 
 def _arrow(board: Leaderboard) -> str:
     return "↑" if board.direction == "max" else "↓"
 
 
-# Below this width the estimator and secondary metric columns are left out, so that what is
-# left (rank, model, primary metric, interval, status) stays readable in an 80-column terminal.
+def _columns(board: Leaderboard, wide: bool) -> list[tuple[str, Any]]:
+    """(header, cell function) for every column, shared by the terminal, Markdown and HTML views."""
+    columns: list[tuple[str, Any]] = [("#", lambda r: str(r.rank or "–")), ("model", lambda r: r.model)]
+    across_runs = any(r.run_id for r in board.rows)
+    if across_runs:
+        columns.append(("run", lambda r: r.run_id or ""))
+    if wide and not across_runs:
+        columns.append(("estimator", lambda r: r.estimator))
+    if across_runs:  # only what differs between the rows, so the reason for a difference shows
+        columns.append(("differs", lambda r: ", ".join(f"{k}={v}" for k, v in r.params.items())))
+    columns += [(f"{board.primary} {_arrow(board)}", lambda r: _fmt(r.primary)), ("95% CI", _ci),
+                ("vs leader", _diff)]
+    if wide and not across_runs:
+        columns += [(m, lambda r, m=m: _fmt(r.test.get(m))) for m in board.metrics[1:]]
+        columns += [("fit s", lambda r: _fmt(r.fit_seconds, 2)),
+                    ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1))]
+    columns.append(("notes", _notes))
+    return columns
+
+
+# Below this width the estimator, secondary metric and timing columns are left out, so that
+# what is left stays readable in an 80-column terminal.
 WIDE = 110
+
+CAPTION = ("test split · 95% bootstrap CIs · 'vs leader': paired 95% CI of the difference on the "
+           "same rows; tied when it contains 0 · overfit?: validation beats the whole test CI")
 
 
 def rich_table(board: Leaderboard, width: int = WIDE) -> Any:
     from rich.table import Table
 
-    wide = width >= WIDE
-    extra = board.metrics[1:] if wide else []
-    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}",
-                  caption=f"test split · ranked by {board.primary} {_arrow(board)} · CI: 95% bootstrap")
-    table.add_column("#", justify="right")
-    table.add_column("model", style="bold", no_wrap=True)
-    if wide:
-        table.add_column("estimator")
-    table.add_column(f"{board.primary} {_arrow(board)}", justify="right", style="bold")
-    table.add_column("95% CI", justify="right", no_wrap=True)
-    for name in extra:
-        table.add_column(name, justify="right")
-    table.add_column("fit s", justify="right")
-    table.add_column("status", overflow="fold")
+    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=CAPTION)
+    columns = _columns(board, wide=width >= WIDE)
+    for header, _ in columns:
+        table.add_column(header, justify="left" if header in ("model", "estimator", "notes") else "right",
+                         no_wrap=header in ("model", "run", "95% CI", "vs leader"))
     for r in board.rows:
-        table.add_row(str(r.rank or "–"), r.model, *([r.estimator] if wide else []), _fmt(r.primary), _ci(r),
-                      *(_fmt(r.test.get(m)) for m in extra),
-                      _fmt(r.fit_seconds, 2), _status(r), style=None if r.status == "ok" else "red")
+        table.add_row(*(cell(r) for _, cell in columns),
+                      style="red" if r.status != "ok" else "bold" if r.rank == 1 else None)
     return table
 
 
 def to_markdown(board: Leaderboard) -> str:
-    head = ["#", "model", "estimator", board.primary, "95% CI", *board.metrics[1:], "fit s", "status"]
+    columns = _columns(board, wide=True)
     lines = [
         f"# {board.experiment} — run `{board.run_id}`",
         "",
-        f"Task: {board.task}. Ranked by test **{board.primary}** {_arrow(board)}; "
-        "intervals are 95% bootstrap confidence intervals on the test split.",
+        f"Task: {board.task}. Ranked by test **{board.primary}** {_arrow(board)}. {CAPTION[0].upper()}{CAPTION[1:]}.",
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join("---" if h in ("model", "estimator", "status") else "---:" for h in head) + "|",
+        "| " + " | ".join(h for h, _ in columns) + " |",
+        "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in columns) + "|",
     ]
-    for r in board.rows:
-        cells = [str(r.rank or "–"), r.model, r.estimator, _fmt(r.primary), _ci(r),
-                 *(_fmt(r.test.get(m)) for m in board.metrics[1:]), _fmt(r.fit_seconds, 2),
-                 _status(r).replace("|", "\\|")]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(cell(r).replace("|", "\\|") for _, cell in columns) + " |" for r in board.rows]
     return "\n".join(lines) + "\n"
 
 
@@ -117,26 +136,22 @@ def _chart(board: Leaderboard) -> str:
 
 def to_html(board: Leaderboard) -> str:
     e = html.escape
-    columns = ["#", "model", "estimator", board.primary, "95% CI", *board.metrics[1:], "fit s", "status"]
-    head = "".join(f"<th>{e(h)}</th>" for h in columns)
-    body = "".join(
-        f'<tr class="{e(r.status)}"><td>{r.rank or "–"}</td><td>{e(r.model)}</td><td>{e(r.estimator)}</td>'
-        f"<td><b>{_fmt(r.primary)}</b></td><td>{_ci(r)}</td>"
-        + "".join(f"<td>{_fmt(r.test.get(m))}</td>" for m in board.metrics[1:])
-        + f"<td>{_fmt(r.fit_seconds, 2)}</td><td>{e(_status(r))}</td></tr>"
-        for r in board.rows
-    )
+    columns = _columns(board, wide=True)
+    head = "".join(f"<th>{e(h)}</th>" for h, _ in columns)
+    body = "".join(f'<tr class="{e(r.status)}{" tied" if r.tied else ""}">'
+                   + "".join(f"<td>{e(cell(r))}</td>" for _, cell in columns) + "</tr>"
+                   for r in board.rows)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(board.experiment)} · bakeoff</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}}
 table{{border-collapse:collapse}} th,td{{padding:.3rem .7rem;border-bottom:1px solid #d0d7de;text-align:right}}
 td:nth-child(2),td:nth-child(3),td:last-child,th{{text-align:left}}
-tr.failed,tr.missing{{color:#cf222e}}
+tr.failed,tr.missing{{color:#cf222e}} tr.tied td:nth-child(6){{color:#1a7f37}}
 </style></head><body>
 <h1>{e(board.experiment)}</h1>
 <p>Run <code>{e(board.run_id)}</code> · task {e(board.task)} · ranked by test <b>{e(board.primary)}</b>
-{_arrow(board)} · bars are 95% bootstrap confidence intervals on the test split.</p>
+{_arrow(board)}. {e(CAPTION)}.</p>
 <h2>Test {e(board.primary)}</h2>
 {_chart(board)}
 <h2>Leaderboard</h2>

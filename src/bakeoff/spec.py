@@ -11,10 +11,11 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      model_validator)
 
 from bakeoff import catalog, metrics
 from bakeoff.errors import UserError, did_you_mean, field_path
@@ -24,7 +25,7 @@ NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 
 class _Strict(BaseModel):
     # Unknown keys are typos far more often than intent, so they are errors.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, serialize_by_alias=True)
 
 
 class DatasetSpec(_Strict):
@@ -72,11 +73,73 @@ class Toleration(_Strict):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
 
+class IntDimension(_Strict):
+    """``{int: [2, 32], log: true}``: integers between the bounds, inclusive."""
+
+    bounds: tuple[int, int] = Field(alias="int")
+    log: bool = False
+    step: int | None = Field(None, gt=0)
+
+
+class FloatDimension(_Strict):
+    """``{float: [0.001, 0.3], log: true}``: reals between the bounds."""
+
+    bounds: tuple[float, float] = Field(alias="float")
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+
+
+class ChoiceDimension(_Strict):
+    """``{choice: [sqrt, log2, null]}``: one of the listed values."""
+
+    choice: list[Any] = Field(min_length=1)
+
+
+def _dimension_kind(value: Any) -> str | None:
+    keys = value.keys() if isinstance(value, dict) else ()
+    kinds = {IntDimension: "int", FloatDimension: "float", ChoiceDimension: "choice"}
+    return next((k for k in ("int", "float", "choice") if k in keys), kinds.get(type(value)))
+
+
+Dimension = Annotated[
+    Annotated[IntDimension, Tag("int")] | Annotated[FloatDimension, Tag("float")]
+    | Annotated[ChoiceDimension, Tag("choice")],
+    Discriminator(_dimension_kind, custom_error_type="dimension",
+                  custom_error_message="write a dimension as {int: [low, high]}, "
+                                       "{float: [low, high]} or {choice: [a, b, ...]}"),
+]
+
+
+class SearchSpec(_Strict):
+    trials: int | None = Field(None, ge=1, le=100_000,
+                               description="Trial budget; default 20, or the grid's size for grid.")
+    timeout: float | None = Field(None, gt=0, description="Seconds for the whole search.")
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    space: dict[str, Dimension] = Field(min_length=1, description="Parameter name → dimension.")
+    patience: int = Field(5, ge=1, description="Epochs without a better validation score before "
+                                                "an iterative estimator stops.")
+
+    @model_validator(mode="after")
+    def _dimensions_make_sense(self) -> SearchSpec:
+        for name, dim in self.space.items():
+            if isinstance(dim, ChoiceDimension):
+                continue
+            low, high = dim.bounds
+            if low >= high:
+                raise ValueError(f"space.{name}: the lower bound {low} must be below the upper {high}")
+            if dim.log and (low <= 0 or dim.step is not None):
+                raise ValueError(f"space.{name}: log: true needs a positive lower bound and no step")
+            if self.sampler == "grid" and isinstance(dim, FloatDimension) and dim.step is None:
+                raise ValueError(f"space.{name}: a grid needs discrete values; add step or use choice")
+        return self
+
+
 class ModelSpec(_Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=40,
                       description="Unique; lowercase letters, digits and '-'.")
     estimator: str = Field(description="A scikit-learn classifier or regressor name, or a plugin.")
     params: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec | None = Field(None, description="Tune on the validation split, then refit.")
     # Where the model runs on a cluster; the local runner ignores all but timeout.
     resources: Resources = Field(default_factory=Resources)
     image: str | None = Field(None, description="Container image for this model's pod.")
@@ -87,7 +150,7 @@ class ModelSpec(_Strict):
 
     def digest(self) -> str:
         """Identity of what this model computes; placement (resources, image…) is left out."""
-        return _digest(self.model_dump(mode="json", include={"estimator", "params"}))
+        return _digest(self.model_dump(mode="json", include={"estimator", "params", "search"}))
 
 
 class RuntimeSpec(_Strict):
@@ -95,13 +158,35 @@ class RuntimeSpec(_Strict):
                                  description="Models trained at once; defaults to usable CPUs.")
 
 
+def _default_pod_resources() -> Resources:
+    return Resources(requests=ResourceAmounts(cpu="1", memory="1Gi"),
+                     limits=ResourceAmounts(cpu="2", memory="4Gi"))
+
+
 class KfpSettings(_Strict):
+    """How the compiled Kubeflow pipeline reaches the store. Names only: values stay in the Secret."""
+
     image: str = Field("bakeoff:0.1.0", description="Image that runs every step.")
-    s3_endpoint: str = "http://minio-service.kubeflow:9000"
-    secret_name: str = "mlpipeline-minio-artifact"
-    access_key_field: str = "accesskey"
-    secret_key_field: str = "secretkey"
+    s3_endpoint: str = Field("http://minio-service.kubeflow:9000",
+                             description="S3 endpoint as the pods see it (AWS_ENDPOINT_URL); "
+                                         "empty for AWS S3.")
+    secret_name: str = Field("mlpipeline-minio-artifact",
+                             description="Kubernetes Secret holding the S3 credentials.")
+    access_key_field: str = Field("accesskey", description="Key in the Secret for AWS_ACCESS_KEY_ID.")
+    secret_key_field: str = Field("secretkey", description="Key in the Secret for AWS_SECRET_ACCESS_KEY.")
     parallelism: int = Field(4, ge=1, description="Train pods at once in the generic pipeline.")
+    resources: Resources = Field(default_factory=_default_pod_resources,
+                                 description="Pod resources of every step; a model's own resources "
+                                             "override them field by field.")
+
+
+class TrackingSpec(_Strict):
+    mlflow_uri: str | None = Field(None, description="MLflow tracking URI; MLFLOW_TRACKING_URI "
+                                                     "is used when this is unset.")
+    experiment: str | None = Field(None, description="MLflow experiment; defaults to `experiment`.")
+    register_as: str | None = Field(None, alias="register",
+                                    description="Register the champion under this model name and "
+                                                "move its `champion` alias.")
 
 
 class Experiment(_Strict):
@@ -113,6 +198,7 @@ class Experiment(_Strict):
     storage: str = Field("file://./.bakeoff", description="Store root: a folder or s3://bucket/prefix.")
     runtime: RuntimeSpec = Field(default_factory=RuntimeSpec)
     kfp: KfpSettings = Field(default_factory=KfpSettings)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
 
     def model(self, name: str) -> ModelSpec:
         for m in self.models:
@@ -184,18 +270,47 @@ def _param_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> li
     ]
     if problems:
         return problems
+    if (bad := _value_problem(info, model.params)) is not None:
+        name = next((p for p in model.params if f"'{p}' parameter" in bad), None)
+        return [f"models[{i}].params{'.' + name if name else ''}: {bad}"]
+    return []
+
+
+def _value_problem(info: catalog.EstimatorInfo, params: dict[str, Any]) -> str | None:
+    """sklearn's own verdict on parameter values, or None when it accepts them (or can't say)."""
     # scikit-learn checks parameter values only at fit; ask it now so a bad value fails before
     # any training starts. `_validate_params` is how sklearn's own `fit` does it (>=1.2).
     # Plugins may inherit `_validate_params` without declaring constraints; skip those.
-    estimator = info.cls(**model.params)
-    if hasattr(estimator, "_parameter_constraints"):
-        try:
-            estimator._validate_params()
-        except (ValueError, TypeError) as exc:
-            bad = next((p for p in model.params if f"'{p}' parameter" in str(exc)), None)
-            where = f"models[{i}].params.{bad}" if bad else f"models[{i}].params"
-            return [f"{where}: {exc}"]
-    return []
+    estimator = info.cls(**params)
+    if not hasattr(estimator, "_parameter_constraints"):
+        return None
+    try:
+        estimator._validate_params()
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def _space_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> list[str]:
+    from bakeoff.search import PSEUDO_PARAMS, iteration_kind
+
+    assert model.search is not None
+    where = f"models[{i}].search.space"
+    pseudo = PSEUDO_PARAMS.get(iteration_kind(info.cls), set())
+    known = set(info.params) | pseudo
+    problems = []
+    for name, dim in model.search.space.items():
+        if name not in known:
+            problems.append(f"{where}.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}")
+        elif name in model.params:
+            problems.append(f"{where}.{name}: also fixed in params; remove it from one of them")
+        elif name not in pseudo:
+            values = dim.choice if isinstance(dim, ChoiceDimension) else list(dim.bounds)
+            for value in values:
+                if (bad := _value_problem(info, {**model.params, name: value})) is not None:
+                    problems.append(f"{where}.{name}: {value!r} is not allowed: {bad}")
+                    break
+    return problems
 
 
 def task_problems(exp: Experiment, task: catalog.Task) -> list[str]:
@@ -230,6 +345,8 @@ def _semantic_problems(exp: Experiment) -> list[str]:
             problems.append(f"models[{i}].estimator: {exc}")
             continue
         problems += _param_problems(i, m, info)
+        if m.search is not None:
+            problems += _space_problems(i, m, info)
     for where, name in [("metrics.primary", exp.metrics.primary)] + [
         (f"metrics.others[{j}]", n) for j, n in enumerate(exp.metrics.others or [])
     ]:

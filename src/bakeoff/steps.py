@@ -19,6 +19,7 @@ from bakeoff.data import Schema
 
 RESULT = "result.json"
 MODEL = "model.skops"
+PREDICTIONS = "test_predictions.npz"  # for paired comparisons in compare
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,11 @@ class Prepared:
     models: list[str]
     schema: Schema
     reused: bool
+    mlflow_parent_run_id: str | None = None
 
 
 def prepare(run_uri: str) -> Prepared:
-    from bakeoff import data
+    from bakeoff import data, tracking
     from bakeoff.errors import UserError
     from bakeoff.runs import Run
     from bakeoff.spec import task_problems
@@ -51,7 +53,8 @@ def prepare(run_uri: str) -> Prepared:
     reused = run.store.exists(f"{data.prepared_prefix(fp)}/manifest.json")
     if not reused:
         data.write_prepared(run.store, fp, data.split_frame(frame, schema, exp.split), schema)
-    prepared = Prepared(fp, exp.digest(), exp.model_names, schema, reused)
+    parent = tracking.start_parent(exp, run)  # first, so an unreachable server fails before training
+    prepared = Prepared(fp, exp.digest(), exp.model_names, schema, reused, parent)
     run.write_json(asdict(prepared), "prepared.json")
     return prepared
 
@@ -74,7 +77,7 @@ def cache_key(model_digest: str, fingerprint: str, schema: Schema, metric_names:
 def reuse_cached(run_uri: str, model_name: str) -> dict[str, Any] | None:
     """Copy an earlier run's successful result for an identical model into this run, if any.
 
-    The model file is copied before result.json, so the copy commits exactly like a fresh train.
+    The model files are copied before result.json, so the copy commits exactly like a fresh train.
     """
     from bakeoff.runs import Run
     from bakeoff.storage import MissingObject
@@ -91,8 +94,9 @@ def reuse_cached(run_uri: str, model_name: str) -> dict[str, Any] | None:
         result = source.read_json("models", pointer["model"], RESULT)
         if result.get("cache_key") != key or result["status"] != "ok":
             return None
-        run.store.write_bytes(run.key("models", model_name, MODEL),
-                              source.store.read_bytes(source.key("models", pointer["model"], MODEL)))
+        for name in (MODEL, PREDICTIONS):
+            run.store.write_bytes(run.key("models", model_name, name),
+                                  source.store.read_bytes(source.key("models", pointer["model"], name)))
     except MissingObject:
         return None
     result = {**result, "model": model_name, "cached_from": result.get("cached_from") or source.run_id}
@@ -109,7 +113,7 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
     """
     from threadpoolctl import threadpool_limits
 
-    from bakeoff import data, modeling
+    from bakeoff import data, modeling, tracking
     from bakeoff.cpu import usable_cpus
     from bakeoff.errors import UserError
     from bakeoff.metrics import REGISTRY, bootstrap_ci, scores
@@ -136,30 +140,58 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
         "cache_key": cache_key(model.digest(), prepared["fingerprint"], schema, [primary, *others]),
         "threads": threads, "versions": _versions(),
     }
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        timings[name] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
     try:
         splits = {name: data.read_split(run.store, prepared["fingerprint"], name) for name in data.SPLITS}
         X = {name: frame[schema.features] for name, frame in splits.items()}
         y = {name: frame[schema.target].to_numpy() for name, frame in splits.items()}
-        fitted = modeling.fit(modeling.build_pipeline(model, schema), X["train"], y["train"], threads)
+        lap("load")
+        if model.search is None:
+            fitted = modeling.fit(modeling.build_pipeline(model, schema), X["train"], y["train"], threads)
+            pipeline, fit_seconds = fitted.pipeline, fitted.fit_seconds
+            with threadpool_limits(limits=threads):
+                valid, _ = modeling.predict(pipeline, X["valid"], y["valid"])
+        else:  # tune on valid, refit the winner on train+valid; valid scores are the winner's own
+            from bakeoff.search import tune
+
+            tuned = tune(model, schema, X, y, REGISTRY[primary], seed=exp.split.seed, threads=threads)
+            pipeline, fit_seconds, valid = tuned.pipeline, tuned.fit_seconds, tuned.valid
+            result |= {"search": tuned.record, "params": tuned.params}
+        lap("fit")
         with threadpool_limits(limits=threads):
-            valid, _ = modeling.predict(fitted.pipeline, X["valid"], y["valid"])
-            test, predict_seconds = modeling.predict(fitted.pipeline, X["test"], y["test"])
+            test, predict_seconds = modeling.predict(pipeline, X["test"], y["test"])
+        lap("predict")
         names = [primary, *others]
         ci = bootstrap_ci(REGISTRY[primary], test, seed=exp.split.seed)
+        metrics = {"valid": scores(names, valid), "test": scores(names, test)}
+        lap("score")
+        run.store.write_bytes(run.key("models", model_name, MODEL), modeling.dumps(pipeline))
+        run.store.write_bytes(run.key("models", model_name, PREDICTIONS), test.to_npz())
+        lap("save")
         result |= {
             "status": "ok",
-            "effective_params": modeling.effective_params(fitted.pipeline),
-            "metrics": {"valid": scores(names, valid), "test": scores(names, test)},
+            "effective_params": modeling.effective_params(pipeline),
+            "metrics": metrics,
             "ci": list(ci) if ci else None,
-            "fit_seconds": fitted.fit_seconds,
-            "predict_seconds": predict_seconds,
+            "fit_seconds": fit_seconds,
+            "predict_seconds": predict_seconds,  # test-split predict alone: the serving latency
             "predict_rows": len(X["test"]),
         }
-        run.store.write_bytes(run.key("models", model_name, MODEL), modeling.dumps(fitted.pipeline))
     except Exception as exc:  # the model failed, not the bake-off: record it as a failed row
         result |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
                    "traceback": traceback.format_exc(limit=-8)}
     result["step_seconds"] = time.perf_counter() - started
+    result["timings"] = timings  # where the step's seconds went: load, fit, predict, score, save
+    ok = result["status"] == "ok"
+    result["mlflow_run_id"] = tracking.log_model(exp, run, prepared.get("mlflow_parent_run_id"), result,
+                                                 pipeline if ok else None, X["train"].head(5) if ok else None)
     run.write_json(result, "models", model_name, RESULT)  # written last: the commit marker
     if result["status"] == "ok":
         run.store.write_bytes(f"cache/models/{result['cache_key']}.json",
@@ -169,23 +201,35 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
 
 def compare(run_uri: str) -> Any:
     """Rank every model of the run; failed and missing ones are reported, not hidden."""
-    from bakeoff import leaderboard, report
+    from bakeoff import leaderboard, report, tracking
+    from bakeoff.metrics import Outcome
     from bakeoff.runs import Run
     from bakeoff.storage import MissingObject
 
     run = Run.from_uri(run_uri)
     exp = run.config()
-    schema = Schema.from_dict(run.read_json("prepared.json")["schema"])
+    prepared = run.read_json("prepared.json")
+    schema = Schema.from_dict(prepared["schema"])
     primary, others = exp.metric_names(schema.task)
-    results = []
+    results, outcomes = [], {}
     for m in exp.models:
         try:
-            results.append((m.name, m.estimator, run.read_json("models", m.name, RESULT)))
+            result = run.read_json("models", m.name, RESULT)
         except MissingObject:
-            results.append((m.name, m.estimator, None))
-    board = leaderboard.build(run.run_id, exp.experiment, schema.task, primary, others, results)
-    run.store.write_bytes(run.key("report.md"), report.to_markdown(board).encode())
-    run.store.write_bytes(run.key("report.html"), report.to_html(board).encode())
+            result = None
+        results.append((m.name, m.estimator, result))
+        if result and result["status"] == "ok":
+            try:
+                outcomes[m.name] = Outcome.from_npz(run.store.read_bytes(run.key("models", m.name, PREDICTIONS)))
+            except MissingObject:  # a result cached from before predictions were kept
+                pass
+    board = leaderboard.build(run.run_id, exp.experiment, schema.task, primary, others, results, outcomes,
+                              seed=exp.split.seed)
+    reports = {"report.md": report.to_markdown(board).encode(), "report.html": report.to_html(board).encode()}
+    for name, body in reports.items():
+        run.store.write_bytes(run.key(name), body)
+    reports["leaderboard.json"] = json.dumps(board.to_dict(), indent=2, default=str).encode()
+    board.registered = tracking.log_leaderboard(exp, run, prepared.get("mlflow_parent_run_id"), board, reports)
     run.write_json(board.to_dict(), "leaderboard.json")  # last: a leaderboard means a finished compare
     return board
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
+from collections.abc import Callable
 
 from bakeoff import steps
 from bakeoff.cpu import thread_budget, usable_cpus
@@ -23,11 +24,18 @@ from bakeoff.storage import open_store
 POLL_SECONDS = 0.2
 
 
-def _context() -> Any:
+def _start_context(exp: Experiment) -> Any:
+    """A forkserver that starts preloading now, so its imports overlap with prepare."""
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    from bakeoff.tracking import tracking_uri
+
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["bakeoff.runners.preload"])
+    # mlflow takes seconds to import; pay for it once, not in every model's process
+    ctx.set_forkserver_preload(["bakeoff.runners.preload", *(["mlflow"] if tracking_uri(exp) else [])])
+    forkserver.ensure_running()
     return ctx
 
 
@@ -55,26 +63,14 @@ class ModelState:
         return None if self.started is None else (self.finished or now) - self.started
 
 
-class Progress:
-    """A live table of every model's state and time; rendered by rich when it owns a terminal."""
+@dataclass
+class RunProgress:
+    """A snapshot for whoever displays the run: the CLI's live table, the Streamlit app."""
 
-    def __init__(self, states: list[ModelState], primary: str) -> None:
-        self.states, self.primary = states, primary
-
-    def __rich__(self) -> Any:
-        from rich.table import Table
-
-        styles = {"ok": "green", "cached": "cyan", "failed": "red", "running": "yellow", "queued": "dim"}
-        table = Table(title="training", expand=False)
-        for col in ("model", "state", "seconds", f"test {self.primary}"):
-            table.add_column(col)
-        now = time.perf_counter()
-        for s in self.states:
-            elapsed = s.elapsed(now)
-            table.add_row(s.name, f"[{styles[s.state]}]{s.state}[/]",
-                          "" if elapsed is None else f"{elapsed:.1f}",
-                          "" if s.score is None else f"{s.score:.4f}" if s.state != "failed" else (s.error or "")[:60])
-        return table
+    run: Run
+    states: list[ModelState]
+    primary: str | None = None  # None while the data is being prepared
+    data_note: str = ""
 
 
 def _finish(run: Run, s: ModelState, primary: str) -> None:
@@ -85,56 +81,60 @@ def _finish(run: Run, s: ModelState, primary: str) -> None:
 
 
 def run_local(exp: Experiment, *, parallel: int | None = None, use_cache: bool = True,
-              console: Any = None) -> tuple[Run, Leaderboard]:
-    """Run a whole bake-off on this machine and return the run and its leaderboard."""
-    from rich.console import Console
-    from rich.live import Live
+              on_progress: Callable[[RunProgress], None] | None = None) -> tuple[Run, Leaderboard]:
+    """Run a whole bake-off on this machine and return the run and its leaderboard.
 
-    console = console or Console(stderr=True)
+    ``on_progress`` gets a snapshot before prepare, after it, on every poll and at the end.
+    """
+    notify = on_progress or (lambda _: None)
+    ctx = _start_context(exp)
     run = create_run(open_store(exp.storage), exp)
+    states = [ModelState(name) for name in exp.model_names]
+    progress = RunProgress(run, states)
+    notify(progress)
     try:
-        with console.status(f"preparing {exp.dataset.uri}"):
-            prepared = steps.prepare(run.uri)
+        prepared = steps.prepare(run.uri)
     except UserError:
         run.store.delete(run.key("config.yaml"))  # a run that never started leaves no trace
         raise
-    console.print(f"[dim]data {prepared.fingerprint[:12]} "
-                  f"({'reused' if prepared.reused else 'prepared'}) · run {run.uri}[/]")
-    primary, _ = exp.metric_names(prepared.schema.task)
-    states = [ModelState(name) for name in exp.model_names]
+    progress.primary, _ = exp.metric_names(prepared.schema.task)
+    progress.data_note = f"data {prepared.fingerprint[:12]} ({'reused' if prepared.reused else 'prepared'})"
     if use_cache:
         for s in states:
             if steps.reuse_cached(run.uri, s.name) is not None:
-                _finish(run, s, primary)
+                _finish(run, s, progress.primary)
+    notify(progress)
     queue = [s for s in states if s.state == "queued"]
     parallel = max(1, min(parallel or exp.runtime.parallel or usable_cpus(), len(queue) or 1))
     threads = thread_budget(parallel)
-    ctx = _context()
     running: list[ModelState] = []
-    with Live(Progress(states, primary), console=console, refresh_per_second=4, transient=False):
-        while queue or running:
-            while queue and len(running) < parallel:
-                s = queue.pop(0)
-                s.process = ctx.Process(target=_train_in_child, args=(run.uri, s.name, threads),
-                                        name=f"bakeoff-{s.name}")
-                s.state, s.started = "running", time.perf_counter()
-                s.process.start()
-                running.append(s)
-            wait([s.process.sentinel for s in running], timeout=POLL_SECONDS)
-            for s in list(running):
-                timeout = exp.model(s.name).timeout
-                if s.process.is_alive() and timeout and time.perf_counter() - s.started > timeout:
-                    s.process.kill()
-                    s.process.join()
-                    steps.record_failure(run.uri, s.name, f"timed out after {timeout} s (models[].timeout)")
-                if s.process.is_alive():
-                    continue
+    while queue or running:
+        while queue and len(running) < parallel:
+            s = queue.pop(0)
+            s.process = ctx.Process(target=_train_in_child, args=(run.uri, s.name, threads),
+                                    name=f"bakeoff-{s.name}")
+            s.state, s.started = "running", time.perf_counter()
+            s.process.start()
+            running.append(s)
+        wait([s.process.sentinel for s in running], timeout=POLL_SECONDS)
+        for s in list(running):
+            timeout = exp.model(s.name).timeout
+            if s.process.is_alive() and timeout and time.perf_counter() - s.started > timeout:
+                s.process.kill()
                 s.process.join()
-                s.finished = time.perf_counter()
-                code = s.process.exitcode
-                if code not in (0, 1):  # 0 and 1 are "trained" and "failed, recorded by the step"
-                    how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                    steps.record_failure(run.uri, s.name, f"process {how} (out of memory?)")
-                _finish(run, s, primary)
-                running.remove(s)
-    return run, steps.compare(run.uri)
+                steps.record_failure(run.uri, s.name, f"timed out after {timeout} s (models[].timeout)")
+            if s.process.is_alive():
+                continue
+            s.process.join()
+            s.finished = time.perf_counter()
+            code = s.process.exitcode
+            if code:  # a no-op when the step recorded its own failure (exit code 1 after result.json)
+                how = (f"was killed by signal {-code} (out of memory?)" if code < 0 else
+                       f"exited with code {code} before recording a result; see the log above")
+                steps.record_failure(run.uri, s.name, f"the train process {how}")
+            _finish(run, s, progress.primary)
+            running.remove(s)
+        notify(progress)
+    board = steps.compare(run.uri)
+    notify(progress)
+    return run, board

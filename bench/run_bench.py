@@ -1,0 +1,153 @@
+"""bakeoff's performance figures, measured side by side in one run on this machine.
+
+    make bench            # or: .venv/bin/python bench/run_bench.py [--repeats 3] [--big-rows N]
+
+1. Four forests of equal cost: `bakeoff run` (cold, --no-cache) against the same fits in one
+   process one after another, and against joblib.Parallel(n_jobs=2). Whole processes are timed,
+   start-up included, as a user waits for them. Variants are interleaved and repeated; medians.
+2. Per-model overhead: each train step's wall time minus its fit and predict time (result.json).
+3. A cached re-run of the unchanged config, against the cold run.
+4. A 1,000,000 x 25 synthetic table: `bakeoff step prepare` time and the peak memory of one
+   `bakeoff step train` process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+BIN = Path(sys.executable).parent
+
+
+def timed(cmd: list[str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def table(rows: int, features: int, seed: int = 0) -> pd.DataFrame:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=rows, n_features=features, n_informative=12, random_state=seed)
+    frame = pd.DataFrame(X, columns=[f"x{i:02d}" for i in range(features)])
+    frame["label"] = y
+    return frame
+
+
+def forest_config(folder: Path) -> Path:
+    from fits import SEEDS, TREES
+
+    config = folder / "bakeoff.yaml"
+    config.write_text(yaml.safe_dump({
+        "experiment": "bench-forests",
+        "dataset": {"uri": "data.csv", "target": "label"},
+        "split": {"test_size": 0.2, "valid_size": 0.2, "seed": 42},
+        "models": [{"name": f"forest-{s}", "estimator": "RandomForestClassifier",
+                    "params": {"n_estimators": TREES, "random_state": s}} for s in SEEDS],
+        "storage": "store",
+        "runtime": {"parallel": 2},
+    }))
+    return config
+
+
+def latest_run(folder: Path) -> Path:
+    return sorted((folder / "store" / "runs").iterdir())[-1]
+
+
+def parallel_figures(repeats: int) -> dict[str, float]:
+    folder = OUT / "forests"
+    folder.mkdir(parents=True, exist_ok=True)
+    table(30_000, 25).to_csv(folder / "data.csv", index=False)
+    config = forest_config(folder)
+    bakeoff = [str(BIN / "bakeoff"), "run", str(config)]
+    loop = [sys.executable, str(HERE / "fits.py")]
+    times: dict[str, list[float]] = {"sequential": [], "joblib": [], "bakeoff": [], "cached": []}
+    overheads: list[float] = []
+    for i in range(repeats):
+        print(f"  round {i + 1}/{repeats}", file=sys.stderr)
+        times["sequential"].append(timed([*loop, "sequential", str(folder / "data.csv")]))
+        times["joblib"].append(timed([*loop, "joblib", str(folder / "data.csv")]))
+        times["bakeoff"].append(timed([*bakeoff, "--no-cache"]))
+        for result in (latest_run(folder) / "models").glob("*/result.json"):
+            r = json.loads(result.read_text())
+            overheads.append(r["step_seconds"] - r["timings"]["fit"] - r["timings"]["predict"])
+        times["cached"].append(timed(bakeoff))
+        cached = json.loads((latest_run(folder) / "leaderboard.json").read_text())
+        assert all(row["cached"] for row in cached["rows"]), "the re-run was not served from cache"
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "sequential_s": med["sequential"], "joblib_s": med["joblib"], "bakeoff_s": med["bakeoff"],
+        "cached_s": med["cached"],
+        "bakeoff_vs_sequential": med["bakeoff"] / med["sequential"],
+        "joblib_vs_sequential": med["joblib"] / med["sequential"],
+        "cached_vs_cold": med["cached"] / med["bakeoff"],
+        "overhead_median_s": statistics.median(overheads),
+        "overhead_max_s": max(overheads),
+    }
+
+
+def big_table_figures(rows: int) -> dict[str, float]:
+    folder = OUT / "big"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = table(rows, 24, seed=1)
+    frame["segment"] = np.random.default_rng(0).choice(["a", "b", "c", "d"], size=rows)  # 25 columns
+    frame.to_parquet(folder / "big.parquet", index=False)
+    del frame
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from bakeoff.runs import create_run
+    from bakeoff.spec import parse_experiment
+    from bakeoff.storage import open_store
+
+    exp = parse_experiment({
+        "experiment": "bench-big",
+        "dataset": {"uri": str(folder / "big.parquet"), "target": "label"},
+        "models": [{"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 200}},
+                   {"name": "boosting", "estimator": "HistGradientBoostingClassifier",
+                    "params": {"max_iter": 100, "early_stopping": False}}],
+        "storage": str(folder / "store"),
+    })
+    figures: dict[str, float] = {"rows": rows}
+    run = create_run(open_store(exp.storage), exp)
+    figures["prepare_s"] = timed([str(BIN / "bakeoff"), "step", "prepare", "--run-uri", run.uri])
+    for model in exp.model_names:
+        # A fresh wrapper per step, so ru_maxrss (a max over all children ever) is this step's own.
+        probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+                 "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+                 "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        out = subprocess.run([sys.executable, "-c", probe, str(BIN / "bakeoff"), "step", "train",
+                              "--run-uri", run.uri, "--model", model], check=True, capture_output=True, text=True)
+        seconds, peak_kib = out.stdout.split()
+        figures[f"train_{model}_s"] = float(seconds)
+        figures[f"train_{model}_peak_mib"] = int(peak_kib) / 1024
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the interleaved comparison")
+    parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the large table (0 skips it)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    OUT.mkdir(exist_ok=True)
+    print("4 forests, 2 cores:", file=sys.stderr)
+    figures = {"parallel": parallel_figures(args.repeats)}
+    if args.big_rows:
+        print(f"{args.big_rows:,} x 25 table:", file=sys.stderr)
+        figures["big"] = big_table_figures(args.big_rows)
+    print(json.dumps(figures, indent=2))
+    (OUT / "figures.json").write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

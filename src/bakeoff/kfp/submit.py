@@ -1,0 +1,86 @@
+"""`bakeoff submit` and `bakeoff upload`: from a laptop or from CI to a Kubeflow cluster.
+
+Submit puts everything a pod needs into the store first: the dataset, when it is a local file,
+and the run's config.yaml. Only then does it start a KFP run, which gets nothing but the run URI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+from bakeoff.errors import UserError
+from bakeoff.kfp.client import KfpClient, Version
+from bakeoff.leaderboard import Leaderboard
+from bakeoff.runs import Run, create_run
+from bakeoff.spec import Experiment
+from bakeoff.storage import MissingObject, ObjectStore, open_store, read_uri
+
+
+@dataclass(frozen=True)
+class Submitted:
+    run: Run  # where the steps write: <store>/runs/<run_id>
+    kfp_run_id: str
+    url: str
+    version: Version
+
+
+def stage(exp: Experiment, store: ObjectStore) -> Experiment:
+    """The config as the pods must see it: the store is ``store`` and the data is in it.
+
+    A local dataset is copied to ``data/<sha256>/<file name>``, so the same file is uploaded once.
+    """
+    exp = exp.model_copy(update={"storage": store.root})
+    if not exp.dataset.uri.startswith("file://"):
+        return exp
+    raw = read_uri(exp.dataset.uri)
+    key = f"data/{hashlib.sha256(raw).hexdigest()[:16]}/{PurePosixPath(urlparse(exp.dataset.uri).path).name}"
+    if not store.exists(key):
+        store.write_bytes(key, raw)
+    return exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"uri": store.uri(key)})})
+
+
+def submit(exp: Experiment, client: KfpClient, *, store: str | None = None,
+           experiment: str | None = None) -> Submitted:
+    """Stage the run, publish the pipeline (a no-op when unchanged) and start one KFP run."""
+    from bakeoff.kfp.pipeline import compile_experiment, pipeline_name
+
+    root = store or exp.storage
+    if not root.startswith("s3://"):
+        raise UserError(f"storage: {root!r} is not reachable from the cluster; set storage: "
+                        "s3://BUCKET/PREFIX in the config or pass --store s3://BUCKET/PREFIX")
+    package = compile_experiment(exp)  # before any upload: a config that cannot compile changes nothing
+    opened = open_store(root)
+    run = create_run(opened, stage(exp, opened))
+    version = client.publish(pipeline_name(exp), package,
+                             description=f"bakeoff {exp.experiment}: {', '.join(exp.model_names)}")
+    experiment_id = client.ensure_experiment(experiment or exp.experiment)
+    kfp_run_id = client.start_run(f"{exp.experiment} {run.run_id}", experiment_id, version,
+                                  {"run_uri": run.uri})
+    return Submitted(run, kfp_run_id, client.run_url(kfp_run_id), version)
+
+
+def wait_for_leaderboard(client: KfpClient, submitted: Submitted,
+                         timeout: float) -> tuple[str, Leaderboard | None]:
+    """The run's final KFP state, and its leaderboard from the store if compare got to write one."""
+    state = client.wait(submitted.kfp_run_id, timeout)
+    try:
+        return state, Leaderboard.from_dict(submitted.run.read_json("leaderboard.json"))
+    except MissingObject:
+        return state, None
+
+
+def read_package(path: Path) -> str:
+    """A pipeline file to upload, validated first: a broken file never reaches the cluster."""
+    from bakeoff.kfp.validate import InvalidPipeline, validate
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; compile one with `bakeoff compile`")
+    package = path.read_text(encoding="utf-8")
+    try:
+        validate(package)
+    except InvalidPipeline as exc:
+        raise UserError(f"{path}: not a valid KFP pipeline: {exc}") from None
+    return package

@@ -1,0 +1,73 @@
+"""The metadata KFP's UI draws for a trained model: scalar metrics, a confusion matrix and ROC.
+
+The shapes are those of ``kfp.dsl.Metrics`` and ``kfp.dsl.ClassificationMetrics``; they are
+written here without importing kfp, because a train pod does not need kfp.
+``result.json`` holds the scalars. It does not hold the per-row predictions that a confusion
+matrix and a ROC curve need, so the saved model predicts the test split once more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# The UI draws every point it gets; a few hundred are plenty for a curve.
+MAX_ROC_POINTS = 200
+
+
+def scalar_metrics(result: dict[str, Any]) -> dict[str, float]:
+    """``test_<metric>``, ``valid_<metric>`` and timings, for ``Output[Metrics]``."""
+    out = {f"{split}_{name}": value
+           for split, values in (result.get("metrics") or {}).items()
+           for name, value in values.items() if value is not None}
+    for key in ("fit_seconds", "predict_seconds"):
+        if result.get(key) is not None:
+            out[key] = result[key]
+    return out
+
+
+def _confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    counts = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(counts, (y_true, y_pred), 1)
+    return {"annotationSpecs": [{"displayName": label} for label in labels],
+            "rows": [{"row": row.tolist()} for row in counts]}
+
+
+def _roc(y_true: np.ndarray, proba: np.ndarray) -> list[dict[str, float]]:
+    """The positive class's curve when binary; the micro-averaged one-vs-rest curve otherwise."""
+    from sklearn.metrics import roc_curve
+
+    if proba.shape[1] == 2:
+        fpr, tpr, thresholds = roc_curve(y_true == 1, proba[:, 1])
+    else:
+        onehot = np.eye(proba.shape[1], dtype=bool)[y_true]
+        fpr, tpr, thresholds = roc_curve(onehot.ravel(), proba.ravel())
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), MAX_ROC_POINTS)).round().astype(int))
+    # sklearn's first threshold is +inf ("nothing is positive"); JSON has no inf, probabilities top out at 1.
+    return [{"confidenceThreshold": float(min(thresholds[i], 1.0)), "recall": float(tpr[i]),
+             "falsePositiveRate": float(fpr[i])} for i in keep]
+
+
+def classification_metrics(run_uri: str, model: str) -> dict[str, Any]:
+    """Confusion matrix and ROC on the test split for ``Output[ClassificationMetrics]``.
+
+    Empty for a regression, which has neither.
+    """
+    from bakeoff import data, modeling, steps
+    from bakeoff.data import Schema
+    from bakeoff.runs import Run
+
+    run = Run.from_uri(run_uri)
+    prepared = run.read_json("prepared.json")
+    schema = Schema.from_dict(prepared["schema"])
+    if schema.task != "classification":
+        return {}
+    pipeline = modeling.loads(run.store.read_bytes(run.key("models", model, steps.MODEL)))
+    test = data.read_split(run.store, prepared["fingerprint"], "test")
+    outcome, _ = modeling.predict(pipeline, test[schema.features], test[schema.target].to_numpy())
+    labels = [str(c) for c in pipeline.classes_]
+    out: dict[str, Any] = {"confusionMatrix": _confusion_matrix(outcome.y_true, outcome.y_pred, labels)}
+    if outcome.proba is not None:
+        out["confidenceMetrics"] = _roc(outcome.y_true, outcome.proba)
+    return out

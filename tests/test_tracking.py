@@ -1,0 +1,369 @@
+"""MLflow tracking against a real MLflow server process whose artifacts live on the test S3 server.
+
+The server (sqlite backend, artifacts proxied to s3://mlflow-artifacts/mlflow on moto) starts once
+for this module on a free loopback port, in its own process group, and is stopped by that id.
+One small bake-off (breast cancer: a tuned logistic regression, k-NN, and a model that died) runs
+through the real steps, and its results go through the tracking functions as the steps hand them
+over; the tests then read back what MLflow holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from bakeoff import modeling, steps, tracking
+from bakeoff.data import Schema, read_split
+from bakeoff.errors import UserError
+from bakeoff.examples import EXAMPLES, config_text
+from bakeoff.runs import Run, create_run
+from bakeoff.spec import Experiment, parse_experiment
+from bakeoff.storage import LocalStore
+
+from conftest import BIN, S3Server, _free_port
+
+pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
+
+BUCKET = "mlflow-artifacts"
+REGISTERED = "breast-cancer-champion"
+# Stand-ins for credentials in the logging process: none may end up in MLflow.
+SECRETS = {"AWS_ACCESS_KEY_ID": "AKIA-SENTINEL-KEY", "AWS_SECRET_ACCESS_KEY": "sentinel-secret-value",
+           "MLFLOW_TRACKING_TOKEN": "sentinel-token"}
+
+
+@pytest.fixture(scope="module")
+def mlflow_uri(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    s3_server.make_bucket(BUCKET)
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, **s3_server.env,
+           "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint, "MLFLOW_DISABLE_TELEMETRY": "true",
+           # the job runner (huey consumers) serves GenAI features we do not use and slows start-up
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+         "--artifacts-destination", f"s3://{BUCKET}/mlflow", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(uri, proc, folder / "server.log")
+        yield uri
+    finally:
+        _stop_group(proc)
+        log.close()
+
+
+def _wait_healthy(uri: str, proc: subprocess.Popen, log: Path) -> None:
+    import requests
+
+    deadline = time.monotonic() + 75
+    for _ in range(400):  # bounded in count and time
+        try:
+            if requests.get(f"{uri}/health", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.25)
+    raise RuntimeError("mlflow server did not start")
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """The server forks a uvicorn worker; its session (pgid = its PID) holds both."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _config(tmp: Path, tracking_spec: dict[str, Any] | None) -> Experiment:
+    data = tmp / "breast-cancer.csv"
+    if not data.exists():
+        EXAMPLES["breast-cancer"]().to_csv(data, index=False)
+    config = yaml.safe_load(config_text("breast-cancer"))
+    config |= {"dataset": {**config["dataset"], "uri": str(data)}, "storage": (tmp / "store").as_uri()}
+    config["models"] = [
+        {"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 2000},
+         "search": {"trials": 4, "sampler": "random", "space": {"C": {"float": [0.01, 10], "log": True}}}},
+        {"name": "knn", "estimator": "KNeighborsClassifier", "params": {"n_neighbors": 7}},
+        {"name": "broken", "estimator": "DecisionTreeClassifier"},  # never trains: its process "died"
+    ]
+    if tracking_spec:
+        config["tracking"] = tracking_spec
+    return parse_experiment(config)
+
+
+@dataclass
+class Tracked:
+    exp: Experiment
+    run: Run
+    parent: str
+    children: dict[str, str]
+    results: dict[str, dict[str, Any]]
+    board: Any
+    registered: dict[str, Any]
+    X_raw: Any  # raw test rows, for predictions
+
+
+@pytest.fixture(scope="module")
+def tracked(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracked]:
+    """The bake-off through the real steps (untracked config), then through tracking as the steps
+    hand results over: start_parent after prepare, log_model per model, log_leaderboard in compare."""
+    tmp = tmp_path_factory.mktemp("tracked")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(tracking.ENV_URI, raising=False)
+        for key, value in SECRETS.items():
+            mp.setenv(key, value)
+        plain = _config(tmp, None)
+        exp = _config(tmp, {"mlflow_uri": mlflow_uri, "experiment": "bakeoff-tests", "register": REGISTERED})
+        run = create_run(LocalStore(tmp / "store"), plain)
+        steps.prepare(run.uri)
+        parent = tracking.start_parent(exp, run)
+        assert parent is not None
+        prepared = run.read_json("prepared.json")
+        schema = Schema.from_dict(prepared["schema"])
+        X_train = read_split(run.store, prepared["fingerprint"], "train")[schema.features]
+        children, results = {}, {}
+        for name in ("logistic", "knn"):
+            result = steps.train(run.uri, name, threads=1, use_cache=False)
+            pipeline = modeling.loads(run.store.read_bytes(run.key("models", name, steps.MODEL)))
+            children[name] = tracking.log_model(exp, run, parent, result, pipeline, X_train.head(5))
+            results[name] = result | {"mlflow_run_id": children[name]}
+            run.write_json(results[name], "models", name, steps.RESULT)
+        steps.record_failure(run.uri, "broken", "process killed (out of memory?)")
+        results["broken"] = run.read_json("models", "broken", steps.RESULT)
+        children["broken"] = tracking.log_model(exp, run, parent, results["broken"], None, None)
+        board = steps.compare(run.uri)
+        reports = {n: run.store.read_bytes(run.key(n)) for n in ("leaderboard.json", "report.html", "report.md")}
+        registered = tracking.log_leaderboard(exp, run, parent, board, reports)
+        X_raw = read_split(run.store, prepared["fingerprint"], "test")[schema.features]
+        yield Tracked(exp, run, parent, children, results, board, registered, X_raw)
+
+
+@pytest.fixture(scope="module")
+def client(mlflow_uri: str):  # noqa: ANN201
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=mlflow_uri)
+
+
+def test_parent_run_holds_the_leaderboard(tracked: Tracked, client) -> None:  # noqa: ANN001
+    parent = client.get_run(tracked.parent)
+    assert parent.info.run_name == tracked.run.run_id
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags[tracking.TAG_RUN_ID] == tracked.run.run_id
+    assert parent.data.tags["bakeoff.leader"] == tracked.board.leader.model
+    assert client.get_experiment(parent.info.experiment_id).name == "bakeoff-tests"
+    metrics = parent.data.metrics
+    assert metrics["leader_test_roc_auc"] == pytest.approx(tracked.board.leader.primary)
+    assert (metrics["models_ok"], metrics["models_failed"], metrics["models_missing"]) == (2, 1, 0)
+    files = {a.path for a in client.list_artifacts(tracked.parent)}
+    assert {"leaderboard.json", "report.html", "report.md", "config.yaml"} <= files
+    local = client.download_artifacts(tracked.parent, "leaderboard.json")
+    assert json.loads(Path(local).read_text())["rows"][0]["model"] == tracked.board.leader.model
+
+
+def test_each_model_is_a_child_run_with_params_and_metrics(tracked: Tracked, client) -> None:  # noqa: ANN001
+    children = client.search_runs([client.get_run(tracked.parent).info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{tracked.parent}'")
+    assert {c.info.run_id for c in children} == set(tracked.children.values())
+    for name, run_id in tracked.children.items():
+        child = client.get_run(run_id)
+        assert child.info.run_name == name
+        assert child.data.tags[tracking.TAG_RUN_ID] == tracked.run.run_id
+        assert child.data.tags["mlflow.parentRunId"] == tracked.parent
+        assert child.data.tags["bakeoff.model"] == name
+    logistic = client.get_run(tracked.children["logistic"])
+    result = tracked.results["logistic"]
+    assert logistic.info.status == "FINISHED"
+    for split in ("valid", "test"):
+        for metric, value in result["metrics"][split].items():
+            assert logistic.data.metrics[f"{split}_{metric}"] == pytest.approx(value)
+    assert logistic.data.metrics["fit_seconds"] == pytest.approx(result["fit_seconds"])
+    assert logistic.data.metrics["test_roc_auc_ci_low"] == pytest.approx(result["ci"][0])
+    assert logistic.data.params["estimator"] == "LogisticRegression"
+    assert float(logistic.data.params["C"]) == pytest.approx(result["params"]["C"])  # the tuned C
+    assert logistic.data.params["max_iter"] == "2000"
+    knn = client.get_run(tracked.children["knn"])
+    assert knn.data.params["n_neighbors"] == "7"
+
+
+def test_failed_model_is_a_failed_run_with_its_error(tracked: Tracked, client) -> None:  # noqa: ANN001
+    broken = client.get_run(tracked.children["broken"])
+    assert broken.info.status == "FAILED"
+    assert broken.data.tags["bakeoff.error"] == "process killed (out of memory?)"
+    assert broken.data.tags["bakeoff.estimator"] == "DecisionTreeClassifier"
+    assert not (broken.outputs and broken.outputs.model_outputs)
+
+
+def test_trial_history_is_an_artifact_and_a_metric_history(tracked: Tracked, client) -> None:  # noqa: ANN001
+    run_id = tracked.children["logistic"]
+    local = client.download_artifacts(run_id, tracking.TRIALS_ARTIFACT)
+    trials = json.loads(Path(local).read_text())
+    assert trials == json.loads(json.dumps(tracked.results["logistic"]["search"]["trials"]))
+    assert len(trials) == 4
+    history = client.get_metric_history(run_id, "search_trial_score")
+    assert sorted(m.step for m in history) == [t["number"] for t in trials if t["score"] is not None]
+    assert client.get_run(run_id).data.metrics["search_trials"] == 4
+
+
+def test_models_are_skops_files_on_s3(tracked: Tracked, client, s3_server: S3Server) -> None:  # noqa: ANN001
+    model_id = client.get_run(tracked.children["knn"]).outputs.model_outputs[0].model_id
+    keys = {o.object_name for o in s3_server.client().list_objects(BUCKET, prefix="mlflow/", recursive=True)}
+    mine = {k.rsplit("/", 1)[-1] for k in keys if f"/models/{model_id}/" in k}
+    assert {"MLmodel", "model.skops", "input_example.json", "requirements.txt"} <= mine
+    assert "model.pkl" not in mine
+    from mlflow.entities import LoggedModelStatus
+
+    logged = client.get_logged_model(model_id)
+    assert logged.status == LoggedModelStatus.READY
+    assert logged.source_run_id == tracked.children["knn"]
+    assert logged.experiment_id == client.get_run(tracked.parent).info.experiment_id
+
+
+def test_champion_is_registered_with_alias_and_loads_without_pickle(
+        tracked: Tracked, client, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import mlflow
+    import mlflow.sklearn
+
+    leader = tracked.board.leader.model
+    assert tracked.registered == {"registered_model": REGISTERED, "version": "1", "alias": "champion",
+                                  "model": leader, "mlflow_run_id": tracked.children[leader]}
+    version = client.get_model_version_by_alias(REGISTERED, "champion")
+    assert version.version == "1"
+    assert version.run_id == tracked.children[leader]
+    assert version.tags["bakeoff.run_id"] == tracked.run.run_id
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a model was unpickled")
+
+    import cloudpickle
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(cloudpickle, "load", refuse)
+    monkeypatch.setattr(cloudpickle, "loads", refuse)
+    mlflow.set_tracking_uri(mlflow_uri)
+    model = mlflow.sklearn.load_model(f"models:/{REGISTERED}@champion")
+    saved = modeling.loads(tracked.run.store.read_bytes(tracked.run.key("models", leader, steps.MODEL)))
+    rows = tracked.X_raw.head(20)
+    assert list(model.predict(rows)) == list(saved.predict(rows))
+    assert np.allclose(model.predict_proba(rows), saved.predict_proba(rows))
+
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED}@champion"))
+    flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
+    assert flavor["serialization_format"] == "skops"
+    assert flavor["skops_trusted_types"] == ["numpy.dtype"]  # what a linear or k-NN Pipeline adds
+    signature = yaml.safe_load((local / "MLmodel").read_text())["signature"]
+    assert [c["name"] for c in json.loads(signature["inputs"])] == list(tracked.X_raw.columns)
+
+    ours = tracking.load_champion(tracked.exp)
+    assert list(ours.predict(rows)) == list(saved.predict(rows))
+
+
+def test_reruns_reuse_the_parent_and_the_version(tracked: Tracked) -> None:
+    assert tracking.start_parent(tracked.exp, tracked.run) == tracked.parent
+    reports = {"report.md": b"# again\n"}
+    again = tracking.log_leaderboard(tracked.exp, tracked.run, tracked.parent, tracked.board, reports)
+    assert again == tracked.registered
+
+
+def test_no_secret_reaches_mlflow(tracked: Tracked, client) -> None:  # noqa: ANN001
+    texts = []
+    for run_id in [tracked.parent, *tracked.children.values()]:
+        data = client.get_run(run_id).data
+        texts += [*data.params.values(), *data.tags.values()]
+    version = client.get_model_version_by_alias(REGISTERED, "champion")
+    texts += [*version.tags.values(), version.description or ""]
+    blob = "\n".join(texts)
+    assert not [s for s in SECRETS.values() if s in blob]
+    assert tracked.exp.tracking.mlflow_uri not in blob
+
+
+def test_unreachable_server_is_a_one_line_user_error(tmp_path: Path) -> None:
+    exp = _config(tmp_path, {"mlflow_uri": f"http://user:pw@127.0.0.1:{_free_port()}"})
+    run = create_run(LocalStore(tmp_path / "store"), exp)
+    started = time.monotonic()
+    with pytest.raises(UserError) as err:
+        tracking.start_parent(exp, run)
+    assert time.monotonic() - started < 15
+    (line,) = err.value.problems
+    assert line.startswith("tracking.mlflow_uri: cannot reach MLflow at http://127.0.0.1:")
+    assert "pw" not in line
+
+
+def test_uri_comes_from_the_config_then_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(tracking.ENV_URI, raising=False)
+    assert tracking.tracking_uri(_config(tmp_path, None)) is None
+    monkeypatch.setenv(tracking.ENV_URI, "http://env:5000")
+    assert tracking.tracking_uri(_config(tmp_path, None)) == "http://env:5000"
+    assert tracking.tracking_uri(_config(tmp_path, {"mlflow_uri": "http://cfg:5000"})) == "http://cfg:5000"
+    monkeypatch.setenv(tracking.ENV_URI, "")
+    assert tracking.tracking_uri(_config(tmp_path, None)) is None
+
+
+def test_without_a_uri_nothing_is_imported_or_logged(tmp_path: Path) -> None:
+    code = """
+import sys
+from bakeoff import tracking
+from bakeoff.examples import config_text
+from bakeoff.runs import create_run
+from bakeoff.spec import parse_yaml
+from bakeoff.storage import LocalStore
+
+exp = parse_yaml(config_text("breast-cancer"))
+run = create_run(LocalStore(sys.argv[1]), exp)
+assert tracking.tracking_uri(exp) is None
+assert tracking.start_parent(exp, run) is None
+assert tracking.log_model(exp, run, None, {"model": "logistic", "status": "ok"}, object(), None) is None
+assert tracking.log_leaderboard(exp, run, None, object(), {}) is None
+assert "mlflow" not in sys.modules, "mlflow was imported"
+"""
+    env = {k: v for k, v in os.environ.items() if k != tracking.ENV_URI}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "store")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif("tracking." not in Path(steps.__file__).read_text(),
+                    reason="steps.py does not call bakeoff.tracking yet")
+def test_the_steps_track_a_run_end_to_end(mlflow_uri: str, client, tmp_path: Path,  # noqa: ANN001
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the steps are wired: prepare starts the parent, train logs the children, compare
+    registers the champion, and the ids land in prepared.json and result.json."""
+    monkeypatch.delenv(tracking.ENV_URI, raising=False)
+    exp = _config(tmp_path, {"mlflow_uri": mlflow_uri, "experiment": "bakeoff-steps",
+                             "register": "steps-champion"})
+    exp = exp.model_copy(update={"models": [m for m in exp.models if m.name == "knn"]})
+    run = create_run(LocalStore(tmp_path / "store"), exp)
+    steps.prepare(run.uri)
+    parent = run.read_json("prepared.json")["mlflow_parent_run_id"]
+    result = steps.train(run.uri, "knn", threads=1, use_cache=False)
+    child = run.read_json("models", "knn", steps.RESULT)["mlflow_run_id"]
+    assert result["status"] == "ok"
+    assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
+    steps.compare(run.uri)
+    assert client.get_run(parent).info.status == "FINISHED"
+    assert client.get_model_version_by_alias("steps-champion", "champion").run_id == child
