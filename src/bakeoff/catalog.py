@@ -7,10 +7,15 @@ import an arbitrary dotted path.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 from bakeoff.errors import UserError, did_you_mean
@@ -47,17 +52,53 @@ def _constructible_without_arguments(cls: type) -> bool:
     )
 
 
-@cache
-def estimators() -> dict[str, EstimatorInfo]:
-    """All estimators a config may name, built once per process."""
-    from sklearn.base import is_classifier, is_regressor
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bakeoff"
+
+
+def _discover_sklearn() -> dict[str, tuple[str, str, Task]]:
+    """Ask scikit-learn itself for its classifiers and regressors. This imports every estimator
+    module (about 2 s), which is why the answer is cached."""
     from sklearn.utils.discovery import all_estimators
 
-    found: dict[str, EstimatorInfo] = {}
-    for task, type_filter in (("classification", "classifier"), ("regression", "regressor")):
-        for name, cls in all_estimators(type_filter=type_filter):
-            if _constructible_without_arguments(cls):
-                found[name] = EstimatorInfo(name, cls, task)
+    return {
+        name: (cls.__module__, cls.__qualname__, task)
+        for task, type_filter in (("classification", "classifier"), ("regression", "regressor"))
+        for name, cls in all_estimators(type_filter=type_filter)
+        if _constructible_without_arguments(cls)
+    }
+
+
+@cache
+def _sklearn_index() -> dict[str, tuple[str, str, Task]]:
+    """name -> (module, class, task), cached on disk per scikit-learn version, so that a pod or a
+    CLI call imports only the estimators it uses instead of all of scikit-learn."""
+    import sklearn
+
+    path = _cache_dir() / f"estimators-sklearn-{sklearn.__version__}.json"
+    try:
+        return {name: tuple(entry) for name, entry in json.loads(path.read_text()).items()}  # type: ignore[misc]
+    except (OSError, ValueError):
+        pass
+    index = _discover_sklearn()
+    try:  # best effort: a read-only home only means the next process discovers again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(index, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return index
+
+
+@cache
+def plugins() -> dict[str, EstimatorInfo]:
+    """Estimators registered under the entry-point group; they win over same-named sklearn ones."""
+    from sklearn.base import is_classifier, is_regressor
+
+    found = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         cls = ep.load()
         if is_classifier(cls()):
@@ -67,18 +108,34 @@ def estimators() -> dict[str, EstimatorInfo]:
         else:
             raise TypeError(
                 f"plugin {ep.value!r} registered as {ep.name!r} in {ENTRY_POINT_GROUP!r} is neither "
-                "a classifier nor a regressor; set _estimator_type or inherit a sklearn mixin"
+                "a classifier nor a regressor; set the estimator type or inherit a sklearn mixin"
             )
     return found
 
 
+def names() -> dict[str, Task]:
+    """Every estimator name a config may use, with its task, without importing the estimators."""
+    return {**{name: entry[2] for name, entry in _sklearn_index().items()},
+            **{name: info.task for name, info in plugins().items()}}
+
+
 def resolve(name: str) -> EstimatorInfo:
     """Look an estimator up by name; a miss is the user's to fix, so say what was meant."""
-    catalog = estimators()
-    if name not in catalog:
+    if name in plugins():
+        return plugins()[name]
+    index = _sklearn_index()
+    if name not in index:
         raise UserError(
-            f"unknown estimator {name!r}{did_you_mean(name, catalog)}; "
+            f"unknown estimator {name!r}{did_you_mean(name, names())}; "
             "run `bakeoff schema` for the list, or register a plugin under "
             f"the entry-point group {ENTRY_POINT_GROUP!r}"
         )
-    return catalog[name]
+    module, qualname, task = index[name]
+    if not module.startswith("sklearn."):  # the index is ours, built from sklearn; never follow anything else
+        raise RuntimeError(f"estimator index entry {name!r} points outside scikit-learn: {module}")
+    return EstimatorInfo(name, getattr(importlib.import_module(module), qualname), task)
+
+
+def estimators() -> dict[str, EstimatorInfo]:
+    """Every estimator, imported: for catalogs shown to people (the UI) and for warming up."""
+    return {name: resolve(name) for name in names()}

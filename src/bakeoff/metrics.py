@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import rankdata
 
 from bakeoff.catalog import Task
 
@@ -94,12 +93,23 @@ def _f1_macro(o: Outcome) -> float:
     return float(np.mean(2 * tp[seen] / (true[seen] + pred[seen])))
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties sharing their average rank (scipy's rankdata, without importing
+    scipy.stats: that costs a second at every start of a step)."""
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1], True])  # tie groups, then n
+    ranks = np.empty(len(x))
+    ranks[order] = np.repeat((starts[:-1] + 1 + starts[1:]) / 2, np.diff(starts))
+    return ranks
+
+
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")  # undefined on a one-class resample
-    ranks = rankdata(score)  # Mann-Whitney U with average ranks for ties, as roc_auc_score
+    ranks = _average_ranks(score)  # Mann-Whitney U with average ranks for ties, as roc_auc_score
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -113,7 +113,7 @@ def loads(data: bytes) -> Pipeline:
     import skops.io as sio
 
     allowed_modules = ("sklearn.", "numpy", "scipy.")
-    plugin_types = {f"{i.cls.__module__}.{i.cls.__qualname__}" for i in catalog.estimators().values()}
+    plugin_types = {f"{i.cls.__module__}.{i.cls.__qualname__}" for i in catalog.plugins().values()}
     untrusted = sio.get_untrusted_types(data=data)
     refused = [t for t in untrusted if not t.startswith(allowed_modules) and t not in plugin_types]
     if refused:

@@ -317,9 +317,9 @@ def task_problems(exp: Experiment, task: catalog.Task) -> list[str]:
     """Problems that depend on the task, so run at validation (task given) or at prepare (auto)."""
     problems = []
     for i, m in enumerate(exp.models):
-        info = catalog.estimators().get(m.estimator)
-        if info and info.task != task:
-            kind = "classifier" if info.task == "classification" else "regressor"
+        estimator_task = catalog.names().get(m.estimator)
+        if estimator_task and estimator_task != task:
+            kind = "classifier" if estimator_task == "classification" else "regressor"
             problems.append(f"models[{i}].estimator: {m.estimator} is a {kind} but the task is "
                             f"{task}; pick a {task} estimator or set dataset.task")
     allowed = metrics.for_task(task)
@@ -394,7 +394,7 @@ def load_config(path: str | Path) -> Experiment:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema editors use for autocomplete, with the estimator and metric names listed."""
     schema = Experiment.model_json_schema()
-    schema["$defs"]["ModelSpec"]["properties"]["estimator"]["enum"] = sorted(catalog.estimators())
+    schema["$defs"]["ModelSpec"]["properties"]["estimator"]["enum"] = sorted(catalog.names())
     names = sorted(metrics.REGISTRY)
     metric_props = schema["$defs"]["MetricsSpec"]["properties"]
     metric_props["primary"]["anyOf"][0]["enum"] = names

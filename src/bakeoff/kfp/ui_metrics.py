@@ -2,8 +2,8 @@
 
 The shapes are those of ``kfp.dsl.Metrics`` and ``kfp.dsl.ClassificationMetrics``; they are
 written here without importing kfp, because a train pod does not need kfp.
-``result.json`` holds the scalars. It does not hold the per-row predictions that a confusion
-matrix and a ROC curve need, so the saved model predicts the test split once more.
+``result.json`` holds the scalars; the confusion matrix and ROC come from the test predictions
+the train step saved beside it, so nothing is predicted twice.
 """
 
 from __future__ import annotations
@@ -54,19 +54,17 @@ def classification_metrics(run_uri: str, model: str) -> dict[str, Any]:
 
     Empty for a regression, which has neither.
     """
-    from bakeoff import data, modeling, steps
+    from bakeoff import steps
     from bakeoff.data import Schema
+    from bakeoff.metrics import Outcome
     from bakeoff.runs import Run
 
     run = Run.from_uri(run_uri)
-    prepared = run.read_json("prepared.json")
-    schema = Schema.from_dict(prepared["schema"])
-    if schema.task != "classification":
+    schema = Schema.from_dict(run.read_json("prepared.json")["schema"])
+    if schema.task != "classification" or schema.classes is None:
         return {}
-    pipeline = modeling.loads(run.store.read_bytes(run.key("models", model, steps.MODEL)))
-    test = data.read_split(run.store, prepared["fingerprint"], "test")
-    outcome, _ = modeling.predict(pipeline, test[schema.features], test[schema.target].to_numpy())
-    labels = [str(c) for c in pipeline.classes_]
+    outcome = Outcome.from_npz(run.store.read_bytes(run.key("models", model, steps.PREDICTIONS)))
+    labels = [str(c) for c in schema.classes]  # the codes in outcome index these, sorted as sklearn's classes_
     out: dict[str, Any] = {"confusionMatrix": _confusion_matrix(outcome.y_true, outcome.y_pred, labels)}
     if outcome.proba is not None:
         out["confidenceMetrics"] = _roc(outcome.y_true, outcome.proba)

@@ -7,7 +7,6 @@ The steps import these lazily, to start fast in a pod; here we import them eager
 
 import joblib  # noqa: F401
 import pyarrow.parquet  # noqa: F401
-import scipy.stats  # noqa: F401
 import skops.io  # noqa: F401
 import sklearn.compose  # noqa: F401
 import threadpoolctl  # noqa: F401
