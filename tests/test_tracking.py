@@ -265,7 +265,7 @@ def test_champion_is_registered_with_alias_and_loads_without_pickle(
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(cloudpickle, "load", refuse)
     monkeypatch.setattr(cloudpickle, "loads", refuse)
-    mlflow.set_tracking_uri(mlflow_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)  # undone after the test, unlike set_tracking_uri
     model = mlflow.sklearn.load_model(f"models:/{REGISTERED}@champion")
     saved = modeling.loads(tracked.run.store.read_bytes(tracked.run.key("models", leader, steps.MODEL)))
     rows = tracked.X_raw.head(20)

@@ -44,24 +44,25 @@ def _arrow(board: Leaderboard) -> str:
     return "↑" if board.direction == "max" else "↓"
 
 
-def _columns(board: Leaderboard, wide: bool) -> list[tuple[str, Any]]:
-    """(header, cell function) for every column, shared by the terminal, Markdown and HTML views."""
-    columns: list[tuple[str, Any]] = [("#", lambda r: str(r.rank or "–")), ("model", lambda r: r.model)]
+def columns(board: Leaderboard, wide: bool = True) -> list[tuple[str, Any]]:
+    """(header, cell function) for every column, shared by every view: terminal, Markdown, HTML
+    and the app."""
+    cells: list[tuple[str, Any]] = [("#", lambda r: str(r.rank or "–")), ("model", lambda r: r.model)]
     across_runs = any(r.run_id for r in board.rows)
     if across_runs:
-        columns.append(("run", lambda r: r.run_id or ""))
+        cells.append(("run", lambda r: r.run_id or ""))
     if wide and not across_runs:
-        columns.append(("estimator", lambda r: r.estimator))
+        cells.append(("estimator", lambda r: r.estimator))
     if across_runs:  # only what differs between the rows, so the reason for a difference shows
-        columns.append(("differs", lambda r: ", ".join(f"{k}={v}" for k, v in r.params.items())))
-    columns += [(f"{board.primary} {_arrow(board)}", lambda r: _fmt(r.primary)), ("95% CI", _ci),
-                ("vs leader", _diff)]
+        cells.append(("differs", lambda r: ", ".join(f"{k}={v}" for k, v in r.params.items())))
+    cells += [(f"{board.primary} {_arrow(board)}", lambda r: _fmt(r.primary)), ("95% CI", _ci),
+              ("vs leader", _diff)]
     if wide and not across_runs:
-        columns += [(m, lambda r, m=m: _fmt(r.test.get(m))) for m in board.metrics[1:]]
-        columns += [("fit s", lambda r: _fmt(r.fit_seconds, 2)),
-                    ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1))]
-    columns.append(("notes", _notes))
-    return columns
+        cells += [(m, lambda r, m=m: _fmt(r.test.get(m))) for m in board.metrics[1:]]
+        cells += [("fit s", lambda r: _fmt(r.fit_seconds, 2)),
+                  ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1))]
+    cells.append(("notes", _notes))
+    return cells
 
 
 # Below this width the estimator, secondary metric and timing columns are left out, so that
@@ -76,27 +77,27 @@ def rich_table(board: Leaderboard, width: int = WIDE) -> Any:
     from rich.table import Table
 
     table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=CAPTION)
-    columns = _columns(board, wide=width >= WIDE)
-    for header, _ in columns:
+    cells = columns(board, wide=width >= WIDE)
+    for header, _ in cells:
         table.add_column(header, justify="left" if header in ("model", "estimator", "notes") else "right",
                          no_wrap=header in ("model", "run", "95% CI", "vs leader"))
     for r in board.rows:
-        table.add_row(*(cell(r) for _, cell in columns),
+        table.add_row(*(cell(r) for _, cell in cells),
                       style="red" if r.status != "ok" else "bold" if r.rank == 1 else None)
     return table
 
 
 def to_markdown(board: Leaderboard) -> str:
-    columns = _columns(board, wide=True)
+    cells = columns(board)
     lines = [
         f"# {board.experiment} — run `{board.run_id}`",
         "",
         f"Task: {board.task}. Ranked by test **{board.primary}** {_arrow(board)}. {CAPTION[0].upper()}{CAPTION[1:]}.",
         "",
-        "| " + " | ".join(h for h, _ in columns) + " |",
-        "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in columns) + "|",
+        "| " + " | ".join(h for h, _ in cells) + " |",
+        "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in cells) + "|",
     ]
-    lines += ["| " + " | ".join(cell(r).replace("|", "\\|") for _, cell in columns) + " |" for r in board.rows]
+    lines += ["| " + " | ".join(cell(r).replace("|", "\\|") for _, cell in cells) + " |" for r in board.rows]
     return "\n".join(lines) + "\n"
 
 
@@ -136,10 +137,10 @@ def _chart(board: Leaderboard) -> str:
 
 def to_html(board: Leaderboard) -> str:
     e = html.escape
-    columns = _columns(board, wide=True)
-    head = "".join(f"<th>{e(h)}</th>" for h, _ in columns)
+    cells = columns(board)
+    head = "".join(f"<th>{e(h)}</th>" for h, _ in cells)
     body = "".join(f'<tr class="{e(r.status)}{" tied" if r.tied else ""}">'
-                   + "".join(f"<td>{e(cell(r))}</td>" for _, cell in columns) + "</tr>"
+                   + "".join(f"<td>{e(cell(r))}</td>" for _, cell in cells) + "</tr>"
                    for r in board.rows)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(board.experiment)} · bakeoff</title>

@@ -374,14 +374,18 @@ def parse_experiment(data: Any) -> Experiment:
     return exp
 
 
-def parse_yaml(text: str, source: str = "<config>") -> Experiment:
+def load_yaml(text: str, source: str = "<config>") -> Any:
+    """Parse YAML safely; a syntax error is one line naming the source and the line."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise UserError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_experiment(data)
+
+
+def parse_yaml(text: str, source: str = "<config>") -> Experiment:
+    return parse_experiment(load_yaml(text, source))
 
 
 def load_config(path: str | Path) -> Experiment:
@@ -403,21 +407,21 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def anchored(exp: Experiment, base: Path) -> Experiment:
-    """Resolve relative local paths against the config's folder.
+def absolute_uri(uri: str, base: Path) -> str:
+    """A local path or file:// URI made absolute against ``base``; remote URIs are left alone.
 
-    A config means "next to me" when it says ``data/x.csv``, wherever the command runs from; the
-    copy stored with a run must say so explicitly, because steps read it from elsewhere.
+    A config means "next to me" when it says ``data/x.csv``, wherever the command runs from.
     """
+    if "://" in uri and not uri.startswith("file://"):
+        return uri
+    path = Path(uri.removeprefix("file://")).expanduser()
+    return (path if path.is_absolute() else (base / path)).resolve().as_uri()
 
-    def absolute(uri: str) -> str:
-        if "://" in uri and not uri.startswith("file://"):
-            return uri
-        raw = uri.removeprefix("file://")
-        path = Path(raw).expanduser()
-        return (path if path.is_absolute() else (base / path)).resolve().as_uri()
 
+def anchored(exp: Experiment, base: Path) -> Experiment:
+    """Resolve relative local paths against the config's folder. The copy stored with a run must
+    say where its data is explicitly, because the steps read it from elsewhere."""
     return exp.model_copy(update={
-        "dataset": exp.dataset.model_copy(update={"uri": absolute(exp.dataset.uri)}),
-        "storage": absolute(exp.storage),
+        "dataset": exp.dataset.model_copy(update={"uri": absolute_uri(exp.dataset.uri, base)}),
+        "storage": absolute_uri(exp.storage, base),
     })

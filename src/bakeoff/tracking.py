@@ -355,8 +355,8 @@ def _log_pipeline(client: MlflowClient, experiment_id: str, run_id: str, name: s
     """The whole Pipeline as an MLflow Model in skops format, linked to the child run.
 
     The logged model is created here with the client, so that it lands in the run's experiment;
-    ``log_model`` then fills it. It resolves its client from the global tracking URI, hence
-    ``set_tracking_uri`` (a train step is one process talking to one server).
+    ``log_model`` then fills it. It resolves its client from the global tracking URI, so that is
+    set for the call and put back afterwards.
     """
     import mlflow
     import mlflow.sklearn
@@ -369,8 +369,7 @@ def _log_pipeline(client: MlflowClient, experiment_id: str, run_id: str, name: s
         signature = mlflow.models.infer_signature(X_example, pipeline.predict(X_example))
     logged = client.create_logged_model(experiment_id, name=name, source_run_id=run_id,
                                         model_type="sklearn")
-    mlflow.set_tracking_uri(client.tracking_uri)
-    with _quiet():
+    with _quiet(), _global_tracking_uri(client.tracking_uri):
         mlflow.sklearn.log_model(
             pipeline, name=MODEL_ARTIFACT, serialization_format="skops",
             # exactly the types this Pipeline holds beyond what skops trusts by default
@@ -378,6 +377,22 @@ def _log_pipeline(client: MlflowClient, experiment_id: str, run_id: str, name: s
             signature=signature, input_example=X_example, pip_requirements=_requirements(pipeline),
             run_id=run_id, model_id=logged.model_id,
         )
+
+
+@contextlib.contextmanager
+def _global_tracking_uri(uri: str) -> Iterator[None]:
+    """``log_model`` resolves its client from MLflow's global tracking URI, which falls back to
+    MLFLOW_TRACKING_URI while nobody has called ``set_tracking_uri`` (bakeoff never does: that
+    call would pin the URI for the rest of the process). Set the variable for this call only."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def _register_champion(client: MlflowClient, registered: str, run: Run,

@@ -1,0 +1,119 @@
+"""What the app reads and writes: dataset previews, configs opened and saved, example projects.
+
+Every read and write goes through the stores the steps use (``read_uri``, ``open_store``), so a
+path, a ``file://`` URI and an ``s3://`` URI behave in the app exactly as in a run. Credentials
+stay in the environment, where the stores read them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pandas as pd
+from pydantic import ValidationError
+
+from bakeoff.data import Schema, infer_schema, read_table
+from bakeoff.errors import UserError
+from bakeoff.spec import DatasetSpec, Experiment, anchored
+from bakeoff.storage import open_store, read_uri
+from bakeoff.ui.state import from_yaml, resolve_uri
+
+PREVIEW_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A dataset as read for the form: the columns to pick from and what prepare will infer."""
+
+    uri: str
+    frame: pd.DataFrame
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def inspect(self, dataset: Any) -> tuple[Schema | None, tuple[str, ...]]:
+        """The schema prepare would infer for this ``dataset:`` section, or why it cannot.
+
+        A section the schema rejects gives no answer here: its errors are shown already.
+        """
+        try:
+            spec = DatasetSpec.model_validate(dataset)
+        except ValidationError:
+            return None, ()
+        try:
+            return infer_schema(self.frame, spec), ()
+        except UserError as exc:
+            return None, exc.problems
+
+    def types(self, schema: Schema | None, dataset: dict[str, Any]) -> pd.DataFrame:
+        """Each column's pandas type and the role prepare gives it."""
+        drop = dataset.get("drop") or []
+
+        def role(column: str) -> str:
+            if column == dataset.get("target"):
+                return "target"
+            if column in drop:
+                return "dropped"
+            if schema is None:
+                return ""
+            return "numeric" if column in schema.numeric else "categorical"
+
+        return pd.DataFrame({"column": self.columns, "type": [str(t) for t in self.frame.dtypes],
+                             "role": [role(c) for c in self.columns]})
+
+
+def load_preview(uri: str, fmt: str, base: Path) -> Preview:
+    """Read the whole table once (the task is inferred from all of the target's values)."""
+    if not uri:
+        raise UserError("dataset.uri: required; enter a path or an s3:// URI of a CSV or Parquet file")
+    resolved = resolve_uri(uri, base)
+    spec = DatasetSpec.model_construct(uri=resolved, format=fmt if fmt in ("csv", "parquet") else "auto")
+    return Preview(resolved, read_table(read_uri(resolved), spec))
+
+
+def open_config(uri: str, base: Path) -> tuple[dict[str, Any], Path]:
+    """A config from a path or URI, and the folder its relative paths mean from now on."""
+    resolved = resolve_uri(uri, base)
+    cfg = from_yaml(read_uri(resolved).decode("utf-8"))
+    parsed = urlparse(resolved)
+    return cfg, (Path(parsed.path).parent if parsed.scheme == "file" else base)
+
+
+def save_config(exp: Experiment, target: str, base: Path) -> str:
+    """Write the config to a path or ``s3://`` URI, atomically; return where it went.
+
+    A local file saved away from ``base`` gets absolute paths, so that it still finds its data;
+    an object keeps relative ones, which a KFP run reads next to the config.
+    """
+    resolved = resolve_uri(target.strip(), base)
+    parsed = urlparse(resolved)
+    root, _, name = resolved.rpartition("/")
+    if not parsed.path.strip("/") or not name:
+        raise UserError(f"save: {target!r} names no file; use a path such as bakeoff.yaml or s3://BUCKET/KEY.yaml")
+    if parsed.scheme == "file" and Path(parsed.path).parent != base.resolve():
+        exp = anchored(exp, base)
+    store = open_store(root)
+    store.write_bytes(name, exp.to_yaml().encode("utf-8"))
+    return store.uri(name)
+
+
+def examples_dir() -> Path:
+    """Where example data is written: the user's cache, so starting from one never overwrites
+    a ``bakeoff.yaml`` or ``data/`` of the folder the app runs in."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "bakeoff" / "examples"
+
+
+def example_config(name: str) -> dict[str, Any]:
+    """A bundled example as a form config, its data written to the cache and named absolutely."""
+    from bakeoff.examples import config_text, write_example
+
+    _, data = write_example(name, examples_dir() / name, force=True)
+    cfg = from_yaml(config_text(name))
+    cfg["dataset"]["uri"] = str(data.resolve())
+    return cfg

@@ -1,0 +1,115 @@
+"""Runs as the app shows them: live progress of a local run, a leaderboard, and past runs.
+
+A leaderboard is drawn from ``Leaderboard`` alone, whether it comes from a run that just ended or
+from ``leaderboard.json`` of any run in the store, so both look the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from bakeoff.errors import UserError
+from bakeoff.leaderboard import Leaderboard
+from bakeoff.report import to_html
+from bakeoff.runs import Run, run_ids
+from bakeoff.storage import MissingObject, open_store
+from bakeoff.ui.jobs import RunJob
+
+POLL_SECONDS = 0.5
+
+
+def board_frame(board: Leaderboard) -> pd.DataFrame:
+    """One row per model with exactly the report's columns, so the app and the reports agree."""
+    from bakeoff.report import columns
+
+    cells = columns(board)
+    return pd.DataFrame([{header: cell(r) for header, cell in cells} for r in board.rows])
+
+
+def _chart(board: Leaderboard) -> Any:
+    """Each model's test score as a dot, with its confidence interval as a bar, best on top."""
+    import altair as alt
+
+    scored = [r for r in board.rows if r.primary is not None]
+    frame = pd.DataFrame({"model": [r.model for r in scored], "score": [r.primary for r in scored],
+                          "low": [r.ci[0] if r.ci else r.primary for r in scored],
+                          "high": [r.ci[1] if r.ci else r.primary for r in scored],
+                          "leader": [r.rank == 1 for r in scored]})
+    y = alt.Y("model:N", sort=[r.model for r in scored], title=None)
+    title = f"test {board.primary}"
+    x = alt.X("score:Q", scale=alt.Scale(zero=False), title=title)
+    bars = alt.Chart(frame).mark_rule(strokeWidth=2, color="#7a8ca3").encode(y=y, x=alt.X("low:Q", title=title),
+                                                                               x2="high:Q")
+    dots = alt.Chart(frame).mark_circle(size=90, opacity=1).encode(
+        y=y, x=x, color=alt.Color("leader:N", scale=alt.Scale(domain=[True, False], range=["#1f6feb", "#30363d"]),
+                                  legend=None),
+        tooltip=["model", "score", "low", "high"])
+    return (bars + dots).properties(height=34 * len(scored) + 40)
+
+
+def leaderboard(board: Leaderboard, *, key: str) -> None:
+    arrow = "↑" if board.direction == "max" else "↓"
+    st.subheader(f"Leaderboard · {board.experiment}")
+    st.caption(f"run `{board.run_id}` · task {board.task} · ranked by test **{board.primary}** {arrow}"
+               " · bars are 95% bootstrap confidence intervals on the test split")
+    st.dataframe(board_frame(board), hide_index=True)
+    if any(r.primary is not None for r in board.rows):
+        st.altair_chart(_chart(board), width="stretch")
+    failed = [r for r in board.rows if r.status != "ok"]
+    if failed:
+        st.warning(f"{len(failed)} model(s) did not finish: {', '.join(r.model for r in failed)}")
+    st.download_button("Download report.html", to_html(board), file_name=f"{board.experiment}-{board.run_id}.html",
+                       mime="text/html", key=f"{key}:report", icon=":material/download:")
+
+
+def summary(job: RunJob) -> str:
+    if job.progress is None or job.progress.primary is None:
+        return "preparing the data"
+    return f"{job.finished} of {len(job.experiment.models)} models done · {job.progress.data_note}"
+
+
+def _progress(job: RunJob) -> None:
+    """The run's state as the CLI's live table shows it."""
+    st.progress(job.finished / len(job.experiment.models), text=summary(job))
+    if job.rows():
+        st.dataframe(pd.DataFrame(job.rows()), hide_index=True)
+
+
+def live(job: RunJob) -> None:
+    """Redraw the progress every half second until the run ends, then rerun the whole app once
+    so that the leaderboard (and History) take over."""
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def poll() -> None:
+        if job.done:
+            st.rerun()
+        _progress(job)
+
+    poll()
+
+
+def history(store_uri: str) -> Run | None:
+    """Pick a run of the store and show its leaderboard; return it, to open its config."""
+    try:
+        store = open_store(store_uri)
+        ids = run_ids(store)[::-1]
+    except UserError as exc:
+        for line in exc.problems:
+            st.error(line)
+        return None
+    st.caption(f"{len(ids)} run(s) in `{store.root}`, newest first")
+    if not ids:
+        st.info("No runs yet: run one from the Run tab.")
+        return None
+    run_id = st.selectbox("run", ids, key="history:run")
+    run = Run(store, run_id or ids[0])
+    try:
+        board = Leaderboard.from_dict(run.read_json("leaderboard.json"))
+    except MissingObject:
+        st.info(f"Run {run.run_id} has no leaderboard yet: it is running, or it stopped before compare.")
+    else:
+        leaderboard(board, key=f"history:{run.run_id}")
+    return run

@@ -1,0 +1,171 @@
+"""The Streamlit app driven through streamlit's AppTest, as a user clicks through it.
+
+AppTest runs the script in this process, so the local run's thread and its model processes run
+here too; the test reruns the script until the leaderboard shows, within a bounded time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from bakeoff.ui import APP
+from conftest import bakeoff
+
+SECRET = "do-not-show-this-5ecret"
+
+
+@pytest.fixture
+def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """A fresh app session, started as `bakeoff ui` with no config, in an empty folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("KF_PIPELINES_TOKEN", SECRET)
+    monkeypatch.delenv("KF_PIPELINES_ENDPOINT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # runs here are not tracked
+    monkeypatch.setattr(sys, "argv", [str(APP)])
+    return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def main_errors(at) -> list[str]:  # noqa: ANN001
+    return [e.value for e in at.main.error]
+
+
+def shown_text(at) -> str:  # noqa: ANN001
+    """Everything the app sent to the browser, widgets' values and labels included."""
+    return "\n".join(str(node.proto) for block in (at.main, at.sidebar) for node in block if hasattr(node, "proto"))
+
+
+def leaderboard_rows(at) -> list[str]:  # noqa: ANN001
+    boards = [d.value for d in at.main.dataframe if "95% CI" in d.value.columns]
+    return list(boards[0]["model"]) if boards else []
+
+
+def test_load_edit_fix_run_and_see_the_leaderboard(at) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("breast-cancer").run()
+    assert at.title[0].value == "breast-cancer"
+    assert [s.value for s in at.sidebar.success] == ["Valid · 4 model(s)"]
+    # keep the two fast models, so the run takes seconds
+    at.button(key="remove:models[1]").click().run()
+    at.button(key="remove:models[1]").click().run()
+    assert [e.label for e in at.expander] == ["**logistic** · LogisticRegression", "**knn** · KNeighborsClassifier"]
+
+    at.text_input(key="yaml:models[0].params.C").input("-1").run()
+    assert any("'C' parameter of LogisticRegression" in e for e in main_errors(at))
+    assert "run:start" not in [b.key for b in at.button]  # only a valid config runs
+    assert "C: -1" in at.text_area(key="yaml").value  # the form's edit is in the YAML at once
+
+    at.text_input(key="yaml:models[0].params.C").input("0.5").run()
+    assert main_errors(at) == []
+    at.button(key="run:start").click().run()
+    deadline = time.monotonic() + 60
+    while not leaderboard_rows(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert sorted(leaderboard_rows(at)) == ["knn", "logistic"]
+    assert any("bootstrap confidence intervals" in c.value for c in at.main.caption)
+    [run_dir] = (Path.cwd() / ".bakeoff" / "runs").iterdir()
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["models"][0]["params"]["C"] == 0.5
+    # History finds the run in the config's store and opens its config
+    assert at.selectbox(key="history:run").value == run_dir.name
+    at.text_input(key="text:experiment").input("renamed").run()
+    at.button(key="history:open").click().run()
+    assert at.title[0].value == "breast-cancer"
+    assert SECRET not in shown_text(at) and not at.exception
+
+
+def test_yaml_tab_and_form_stay_in_sync(at) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("wine").run()
+    at.text_input(key="yaml:split.test_size").input("0.25").run()
+    assert "test_size: 0.25" in at.text_area(key="yaml").value
+
+    pasted = at.text_area(key="yaml").value.replace("experiment: wine", "experiment: wine-two")
+    pasted = pasted.replace("n_estimators: 200", "n_estimators: 50")
+    at.text_area(key="yaml").input(pasted).run()
+    assert at.title[0].value == "wine-two"
+    assert at.text_input(key="text:experiment").value == "wine-two"
+    assert at.text_input(key="yaml:models[1].params.n_estimators").value == "50"
+
+    at.text_area(key="yaml").input("experiment: [unclosed\n").run()
+    assert any("not valid YAML" in e for e in main_errors(at))
+    assert at.title[0].value == "wine-two"  # the form keeps the last config that could be read
+
+    at.text_area(key="yaml").input(pasted.replace("n_estimators: 50", "n_estimatorz: 50")).run()
+    assert at.text_input(key="yaml:models[1].params.n_estimatorz").value == "50"
+    assert main_errors(at) == ["unknown parameter of RandomForestClassifier (did you mean n\\_estimators?)"]
+
+
+def test_dataset_preview_picks_real_columns_and_filters_the_catalog(at) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("diabetes").run()
+    assert "progression" in at.selectbox(key="choice:dataset.target").options
+    assert any("task **regression**" in c.value for c in at.main.caption)
+    estimators = at.selectbox(key="new:estimator").options
+    assert "Ridge" in estimators and "LogisticRegression" not in estimators
+    at.multiselect(key="many:dataset.drop").select("sex").run()
+    at.selectbox(key="new:estimator").select("Lasso").run()
+    at.button(key="new:add").click().run()
+    assert at.expander[-1].label == "**lasso-2** · Lasso"
+    add = at.selectbox(key="add:models[4].params")
+    assert "alpha: 1.0" in add.options  # each parameter with its default, from the signature
+    add.select("alpha").run()
+    assert at.text_input(key="yaml:models[4].params.alpha").value == "1.0"
+    at.selectbox(key="add:models[4].search.space").select("max_iter").run()
+    assert at.text_input(key="yaml:models[4].search.space.max_iter").value == "{int: [250, 4000]}"
+    search = yaml.safe_load(at.text_area(key="yaml").value)["models"][4]["search"]
+    assert search == {"space": {"max_iter": {"int": [250, 4000]}}}
+    assert main_errors(at) == []
+    at.text_input(key="yaml:models[4].search.space.max_iter").input("{int: [9, 3]}").run()
+    assert any("lower bound 9 must be below the upper 3" in e for e in main_errors(at))
+    at.button(key="unset:models[4].search.space.max_iter").click().run()
+    assert "search" not in at.text_area(key="yaml").value and main_errors(at) == []
+    at.text_input(key="text:dataset.uri").input("missing.csv").run()
+    assert any("no such object" in e for e in main_errors(at))
+    assert not at.exception
+
+
+def test_saved_config_round_trips_through_validate(at, tmp_path: Path) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("breast-cancer").run()
+    target = tmp_path / "elsewhere" / "mine.yaml"
+    at.text_input(key="save:to").input(str(target)).run()
+    at.button(key="save:go").click().run()
+    assert any(str(target.name) in s.value for s in at.sidebar.success)
+    result = bakeoff("validate", str(target))
+    assert result.code == 0, result.stderr
+    assert "breast-cancer" in result.stdout
+    at.selectbox(key="example").select("wine").run()
+    at.text_input(key="open:uri").input("nowhere.yaml").run()
+    at.button(key="open:go").click().run()
+    assert any("nowhere.yaml: no such object" in e.value for e in at.sidebar.error)
+    assert at.title[0].value == "wine"
+    at.text_input(key="open:uri").input(str(target)).run()
+    at.button(key="open:go").click().run()
+    assert at.title[0].value == "breast-cancer" and not at.sidebar.error
+
+
+def test_saves_to_object_storage(at, s3_env) -> None:  # noqa: ANN001
+    s3_env.make_bucket("configs")
+    at.selectbox(key="example").select("wine").run()
+    at.text_input(key="save:to").input("s3://configs/team/wine.yaml").run()
+    at.button(key="save:go").click().run()
+    from bakeoff.storage import read_uri
+
+    assert yaml.safe_load(read_uri("s3://configs/team/wine.yaml"))["experiment"] == "wine"
+
+
+def test_kubeflow_compiles_and_submit_shows_only_with_a_host(at, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("wine").run()
+    assert "kfp:submit" not in [b.key for b in at.button]
+    at.button(key="kfp:compile").click().run(timeout=120)
+    [download] = [d for d in at.get("download_button") if d.proto.label == "Download pipeline YAML"]
+    assert download is not None
+    monkeypatch.setenv("KF_PIPELINES_ENDPOINT", f"http://user:{SECRET}@127.0.0.1:9")
+    at.run()
+    assert "kfp:submit" in [b.key for b in at.button]
+    assert SECRET not in shown_text(at)

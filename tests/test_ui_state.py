@@ -1,0 +1,102 @@
+"""The app's form model without Streamlit: field paths, YAML both ways, and schema errors mapped
+to the field they name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bakeoff.errors import UserError
+from bakeoff.examples import config_text
+from bakeoff.spec import parse_yaml
+from bakeoff.ui import state
+
+
+def example(name: str = "breast-cancer") -> dict:
+    return yaml.safe_load(config_text(name))
+
+
+def test_paths_read_write_and_delete_like_the_schema_names_them() -> None:
+    cfg = example()
+    assert state.parse_path("models[1].params.n_estimators") == ("models", 1, "params", "n_estimators")
+    assert state.get_in(cfg, "models[1].params.n_estimators") == 300
+    assert state.get_in(cfg, "models[9].name", "none") == "none"
+    assert state.get_in({"models": "not a list"}, "models[0].name") is None  # pasted nonsense still renders
+    state.set_in(cfg, "models[3].params.weights", "distance")
+    state.set_in(cfg, "runtime.parallel", 2)
+    assert cfg["models"][3]["params"] == {"n_neighbors": 7, "weights": "distance"}
+    assert cfg["runtime"] == {"parallel": 2}
+    state.delete_in(cfg, "runtime.parallel")  # unset means "the default": no empty mapping left behind
+    assert "runtime" not in cfg
+    state.delete_in(cfg, "models[1]")
+    assert [m["name"] for m in cfg["models"]] == ["logistic", "boosting", "knn"]
+
+
+def test_values_are_yaml_both_ways_and_never_objects() -> None:
+    for value in (0.1, 2000, "l2", None, True, [1, 2], {"a": 1}, "1.0"):
+        assert state.parse_value(state.value_text(value)) == value
+    assert state.parse_value("[1,") == "[1,"  # bad YAML stays text; the schema says what is wrong
+    assert state.parse_value("!!python/object/apply:os.system [echo]") == "!!python/object/apply:os.system [echo]"
+
+
+def test_yaml_round_trips_and_bad_yaml_names_its_line() -> None:
+    cfg = example("wine")
+    assert state.from_yaml(state.to_yaml(cfg)) == cfg
+    with pytest.raises(UserError, match=r"<yaml>: line 3: not valid YAML"):
+        state.from_yaml("experiment: x\nmodels: [a\nb: c\n")
+    with pytest.raises(UserError, match="expected a mapping"):
+        state.from_yaml("- a list")
+
+
+def test_problems_land_on_the_field_they_name() -> None:
+    cfg = example()
+    cfg["models"][0]["params"]["C"] = -1
+    checked = state.check(cfg)
+    assert checked.experiment is None and not checked.ok
+    assert any("'C' parameter of LogisticRegression" in m for m in checked.at("models[0].params.C"))
+    assert checked.at("models[0]") == [] and checked.at("models[0]", nested=True)[0].startswith("params.C: ")
+    cfg["split"]["test_size"] = 2
+    assert state.check(cfg).at("split.test_size") and not state.check(cfg).at("split")
+
+
+def test_the_data_adds_what_prepare_would_reject() -> None:
+    cfg = example("diabetes")
+    checked = state.check(cfg, "classification", ("dataset.target: no column 'x'",))
+    assert checked.experiment is not None and not checked.ok  # savable, not runnable
+    assert "is a regressor but the task is classification" in checked.at("models[0].estimator")[0]
+    assert checked.at("dataset.target") == ["no column 'x'"]
+
+
+def test_new_models_get_unique_schema_valid_names_and_signature_defaults() -> None:
+    models = [{"name": "random-forest-classifier"}]
+    assert state.new_model("RandomForestClassifier", models)["name"] == "random-forest-classifier-2"
+    assert state.model_name("HistGradientBoostingRegressor", []) == "hist-gradient-boosting-regressor"
+    assert state.model_name("SVC", []) == "svc"
+    assert state.param_defaults("LogisticRegression")["C"] == 1.0
+    assert isinstance(state.param_defaults("Lars")["eps"], float)  # numpy scalars become plain numbers
+    assert state.param_defaults("NoSuchThing") == {}
+    regressors = state.estimator_names("regression")
+    assert "Ridge" in regressors and "LogisticRegression" not in regressors
+    assert state.task_of({"dataset": {"task": "auto"}}, "regression") == "regression"
+    assert state.task_of({"dataset": {"task": "classification"}}, "regression") == "classification"
+
+
+def test_relative_paths_mean_next_to_the_config(tmp_path: Path) -> None:
+    assert state.resolve_uri("data/x.csv", tmp_path) == (tmp_path / "data" / "x.csv").as_uri()
+    assert state.resolve_uri("s3://bucket/x.csv", tmp_path) == "s3://bucket/x.csv"
+
+
+def test_every_example_survives_the_form_model() -> None:
+    for name in ("breast-cancer", "wine", "diabetes"):
+        cfg = state.from_yaml(state.to_yaml(example(name)))
+        assert state.check(cfg).ok
+        assert parse_yaml(state.to_yaml(cfg)).experiment == name
+
+
+def test_the_cli_imports_streamlit_only_to_launch_the_app() -> None:
+    code = "import sys, bakeoff.cli, bakeoff.ui; assert 'streamlit' not in sys.modules, 'imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
