@@ -30,3 +30,21 @@ def test_thread_budget_divides_cpus_between_parallel_models() -> None:
     assert thread_budget(2, cpus=8) == 4
     assert thread_budget(3, cpus=8) == 2
     assert thread_budget(16, cpus=8) == 1
+
+
+def test_the_thread_budget_reaches_blas_and_joblib() -> None:
+    """Inside a step's budget, BLAS/OpenMP pools and estimators' unset n_jobs both obey it."""
+    from joblib.parallel import get_active_backend
+    from sklearn.ensemble import RandomForestClassifier
+    from threadpoolctl import threadpool_info
+
+    from bakeoff.modeling import thread_budget
+
+    with thread_budget(1):
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        backend, n_jobs = get_active_backend()
+        assert n_jobs == 1 and type(backend).__name__ == "ThreadingBackend"
+    with thread_budget(2):
+        assert get_active_backend()[1] == 2
+        forest = RandomForestClassifier(n_estimators=4).fit([[0], [1], [0], [1]], [0, 1, 0, 1])
+        assert forest.n_jobs is None  # the config's params are untouched; joblib supplies the budget

@@ -79,22 +79,30 @@ def test_split_is_deterministic_stratified_and_disjoint() -> None:
 def test_fingerprint_changes_with_bytes_and_split_only() -> None:
     raw = csv_bytes(messy_wine())
     spec, split = DatasetSpec(uri="w.csv", target="cultivar"), SplitSpec()
-    base = data.fingerprint(raw, spec, split, "classification")
-    assert base == data.fingerprint(raw, spec.model_copy(update={"drop": ["hue"]}), split, "classification")
-    assert base != data.fingerprint(raw + b"\n", spec, split, "classification")
-    assert base != data.fingerprint(raw, spec, split.model_copy(update={"seed": 1}), "classification")
+    base = data.fingerprint(raw, spec, split)
+    assert base == data.fingerprint(raw, spec.model_copy(update={"drop": ["hue"]}), split)
+    assert base != data.fingerprint(raw + b"\n", spec, split)
+    assert base != data.fingerprint(raw, spec, split.model_copy(update={"seed": 1}))
+    assert base != data.fingerprint(raw, spec.model_copy(update={"target": "hue"}), split)
 
 
 def test_prepared_splits_round_trip_with_manifest_last(tmp_path) -> None:  # noqa: ANN001
     store = LocalStore(tmp_path)
     frame = messy_wine()
     spec = DatasetSpec(uri="w.csv", target="cultivar")
-    schema = data.infer_schema(frame, spec)
-    data.write_prepared(store, "fp", data.split_frame(frame, schema, SplitSpec()), schema)
+    info = data.describe(frame, spec)
+    assert data.prepared_table(store, "fp") is None
+    data.write_prepared(store, "fp", data.split_frame(frame, data.schema_for(info, spec), SplitSpec()), info)
     assert store.list("datasets/fp") == ["datasets/fp/manifest.json", "datasets/fp/test.parquet",
                                          "datasets/fp/train.parquet", "datasets/fp/valid.parquet"]
     train = data.read_split(store, "fp", "train")
     assert train["colour"].isna().sum() > 0 and list(train.columns) == list(frame.columns)
+    # a later run reads the table's facts back instead of parsing it, and applies its own drop
+    stored = data.prepared_table(store, "fp")
+    assert stored == info
+    dropped = data.schema_for(stored, spec.model_copy(update={"drop": ["colour", "hue"]}))
+    assert dropped == data.infer_schema(frame, spec.model_copy(update={"drop": ["colour", "hue"]}))
+    assert "colour" not in dropped.features and dropped.categorical == []
 
 
 @pytest.mark.parametrize(("spec", "raw", "message"), [

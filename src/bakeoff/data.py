@@ -70,32 +70,57 @@ def _infer_task(y: pd.Series) -> Task:
     return "classification" if integral and values.nunique() <= MAX_CLASSES_FOR_AUTO else "regression"
 
 
-def infer_schema(df: pd.DataFrame, spec: DatasetSpec) -> Schema:
+@dataclass(frozen=True)
+class TableInfo:
+    """The facts about a raw table that follow from its bytes and the target alone. They are
+    stored in the prepared dataset's manifest, so a run on known data never parses it again."""
+
+    target: str
+    task: Task
+    columns: dict[str, str]  # name -> "numeric" | "categorical", in the table's order
+    classes: list[str | int | float] | None
+
+
+def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
     columns = list(df.columns)
     if spec.target not in df.columns:
         raise UserError(f"dataset.target: no column {spec.target!r}{did_you_mean(spec.target, columns)}; "
                         f"columns are {', '.join(map(str, columns[:20]))}")
-    for i, col in enumerate(spec.drop):
-        if col not in df.columns:
-            raise UserError(f"dataset.drop[{i}]: no column {col!r}{did_you_mean(col, columns)}")
     y = df[spec.target]
     task: Task = _infer_task(y) if spec.task == "auto" else spec.task
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UserError(f"dataset.task: regression needs a numeric target but {spec.target!r} "
                         f"holds text; set dataset.task: classification")
-    features = [c for c in columns if c != spec.target and c not in spec.drop]
+    kinds = {c: "numeric" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+             else "categorical" for c in columns}
+    classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
+    return TableInfo(spec.target, task, kinds, classes)
+
+
+def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
+    """This run's view of the table: the target, and the features left after ``drop``."""
+    for i, col in enumerate(spec.drop):
+        if col not in info.columns:
+            raise UserError(f"dataset.drop[{i}]: no column {col!r}{did_you_mean(col, info.columns)}")
+    features = [c for c in info.columns if c != info.target and c not in spec.drop]
     if not features:
         raise UserError("dataset.drop: no feature columns are left; drop fewer columns")
-    numeric = [c for c in features if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
-    categorical = [c for c in features if c not in numeric]
-    classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
-    return Schema(spec.target, task, numeric, categorical, classes)
+    numeric = [c for c in features if info.columns[c] == "numeric"]
+    categorical = [c for c in features if info.columns[c] == "categorical"]
+    return Schema(info.target, info.task, numeric, categorical, info.classes)
 
 
-def fingerprint(raw: bytes, dataset: DatasetSpec, split: SplitSpec, task: Task) -> str:
-    """Identity of a prepared dataset: the raw bytes and every input that shapes the split."""
+def infer_schema(df: pd.DataFrame, spec: DatasetSpec) -> Schema:
+    return schema_for(describe(df, spec), spec)
+
+
+def fingerprint(raw: bytes, dataset: DatasetSpec, split: SplitSpec) -> str:
+    """Identity of a prepared dataset: the raw bytes and every setting that shapes the split.
+
+    The task is taken as configured: an inferred task is a function of these same bytes.
+    """
     h = hashlib.sha256(raw)
-    h.update(json.dumps({"split": split.model_dump(), "target": dataset.target, "task": task,
+    h.update(json.dumps({"split": split.model_dump(), "target": dataset.target, "task": dataset.task,
                          "format": dataset.format}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -135,13 +160,24 @@ def prepared_prefix(fp: str) -> str:
     return f"datasets/{fp}"
 
 
-def write_prepared(store: ObjectStore, fp: str, splits: dict[str, pd.DataFrame], schema: Schema) -> None:
+def write_prepared(store: ObjectStore, fp: str, splits: dict[str, pd.DataFrame], info: TableInfo) -> None:
     prefix = prepared_prefix(fp)
     for name, frame in splits.items():
         store.write_bytes(f"{prefix}/{name}.parquet", _to_parquet(frame))
-    manifest = {"fingerprint": fp, "schema": asdict(schema),
+    manifest = {"fingerprint": fp, "table": asdict(info),
                 "rows": {name: len(frame) for name, frame in splits.items()}}
     store.write_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+
+
+def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
+    """The stored facts of a prepared dataset, or None when it was never (fully) prepared."""
+    from bakeoff.storage import MissingObject
+
+    try:
+        manifest = json.loads(store.read_bytes(f"{prepared_prefix(fp)}/manifest.json"))
+    except MissingObject:
+        return None
+    return TableInfo(**manifest["table"]) if "table" in manifest else None
 
 
 def read_split(store: ObjectStore, fp: str, name: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from bakeoff.metrics import REGISTRY, Outcome, paired_difference_ci
+from bakeoff.metrics import REGISTRY, Outcome, bootstrap_draws, difference_ci, same_rows
 
 
 @dataclass
@@ -127,7 +127,9 @@ def compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: st
     leader = rows[0] if rows and rows[0].rank == 1 else None
     if leader is None or key(leader) not in outcomes:
         return
+    metric, best = REGISTRY[primary], outcomes[key(leader)]
+    leader_draws = bootstrap_draws(metric, best, seed=seed)  # once, shared by every comparison
     for r in rows[1:]:
-        if r.rank and key(r) in outcomes:
-            r.vs_leader = paired_difference_ci(REGISTRY[primary], outcomes[key(r)], outcomes[key(leader)], seed=seed)
+        if r.rank and key(r) in outcomes and same_rows(outcomes[key(r)], best):
+            r.vs_leader = difference_ci(bootstrap_draws(metric, outcomes[key(r)], seed=seed), leader_draws)
             r.tied = None if r.vs_leader is None else r.vs_leader[0] <= 0 <= r.vs_leader[1]

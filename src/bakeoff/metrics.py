@@ -53,9 +53,10 @@ class Outcome:
             n_classes = int(f["n_classes"]) or None
             return cls(f["y_true"], f["y_pred"], f["proba"] if "proba" in f else None, n_classes)
 
-    def take(self, index: np.ndarray) -> Outcome:
-        proba = None if self.proba is None else self.proba[index]
-        return Outcome(self.y_true[index], self.y_pred[index], proba, self.n_classes)
+    def take(self, index: np.ndarray, proba: bool = True) -> Outcome:
+        """These rows only; ``proba=False`` skips copying probabilities a metric will not read."""
+        return Outcome(self.y_true[index], self.y_pred[index],
+                       self.proba[index] if proba and self.proba is not None else None, self.n_classes)
 
 
 @dataclass(frozen=True)
@@ -180,24 +181,40 @@ def _percentiles(values: np.ndarray, level: float) -> tuple[float, float] | None
     return float(low), float(high)
 
 
+def bootstrap_draws(metric: Metric, o: Outcome, *, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """``metric`` on each resample of the rows (NaN where undefined). Every model of a run draws
+    the same resamples, so draws of two models on the same rows can be subtracted."""
+    if metric.needs_proba and o.proba is None:
+        return np.full(resamples, np.nan)
+    return np.array([metric(o.take(idx, proba=metric.needs_proba))
+                     for idx in _resamples(len(o.y_true), resamples, seed)])
+
+
 def bootstrap_ci(metric: Metric, o: Outcome, *, resamples: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float] | None:
     """Percentile bootstrap interval of ``metric`` over the rows of one split; None when no
     resample gives a value."""
-    draws = np.array([metric(o.take(idx)) for idx in _resamples(len(o.y_true), resamples, seed)])
-    return _percentiles(draws, level)
+    return _percentiles(bootstrap_draws(metric, o, resamples=resamples, seed=seed), level)
+
+
+def same_rows(a: Outcome, b: Outcome) -> bool:
+    return len(a.y_true) == len(b.y_true) and np.array_equal(a.y_true, b.y_true)
+
+
+def difference_ci(a_draws: np.ndarray, b_draws: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """Interval of a − b from paired draws: both models scored on the same resampled rows.
+
+    Pairing removes the variation the two models share (hard rows are hard for both), so this
+    interval is much narrower than comparing two separate intervals.
+    """
+    return _percentiles(a_draws - b_draws, level)
 
 
 def paired_difference_ci(metric: Metric, a: Outcome, b: Outcome, *, resamples: int = 1000, seed: int = 0,
                          level: float = 0.95) -> tuple[float, float] | None:
-    """Interval of ``metric(a) - metric(b)`` with both models scored on the same resampled rows.
-
-    Pairing removes the variation the two models share (hard rows are hard for both), so this
-    interval is much narrower than comparing two separate intervals. None when the models were
-    not scored on the same rows.
-    """
-    if len(a.y_true) != len(b.y_true) or not np.array_equal(a.y_true, b.y_true):
+    """Interval of ``metric(a) - metric(b)`` on the same resampled rows; None when the models
+    were not scored on the same rows."""
+    if not same_rows(a, b):
         return None
-    draws = np.array([metric(a.take(idx)) - metric(b.take(idx))
-                      for idx in _resamples(len(a.y_true), resamples, seed)])
-    return _percentiles(draws, level)
+    draws = [bootstrap_draws(metric, o, resamples=resamples, seed=seed) for o in (a, b)]
+    return difference_ci(*draws, level=level)

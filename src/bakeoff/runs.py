@@ -18,6 +18,7 @@ from bakeoff.spec import Experiment, parse_yaml
 from bakeoff.storage import MissingObject, ObjectStore, open_store
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_CONFIGS: dict[tuple[str, str], Experiment] = {}
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,14 @@ class Run:
         return "/".join(("runs", self.run_id, *parts))
 
     def config(self) -> Experiment:
+        """The run's config, parsed and validated once per process: it never changes after the
+        run is created, and every step and cache lookup asks for it."""
+        key = (self.store.root, self.run_id)
+        if key not in _CONFIGS:
+            _CONFIGS[key] = self._read_config()
+        return _CONFIGS[key]
+
+    def _read_config(self) -> Experiment:
         try:
             text = self.store.read_bytes(self.key("config.yaml")).decode()
         except MissingObject:

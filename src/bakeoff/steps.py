@@ -44,15 +44,17 @@ def prepare(run_uri: str) -> Prepared:
     run = Run.from_uri(run_uri)
     exp = run.config()
     raw = read_uri(exp.dataset.uri)
-    frame = data.read_table(raw, exp.dataset)
-    schema = data.infer_schema(frame, exp.dataset)
+    fp = data.fingerprint(raw, exp.dataset, exp.split)
+    info = data.prepared_table(run.store, fp)  # known data: no need to parse the table again
+    reused = info is not None
+    frame = None if reused else data.read_table(raw, exp.dataset)
+    info = info or data.describe(frame, exp.dataset)
+    schema = data.schema_for(info, exp.dataset)
     problems = task_problems(exp, schema.task)
     if problems:
         raise UserError(*problems)
-    fp = data.fingerprint(raw, exp.dataset, exp.split, schema.task)
-    reused = run.store.exists(f"{data.prepared_prefix(fp)}/manifest.json")
-    if not reused:
-        data.write_prepared(run.store, fp, data.split_frame(frame, schema, exp.split), schema)
+    if frame is not None:
+        data.write_prepared(run.store, fp, data.split_frame(frame, schema, exp.split), info)
     parent = tracking.start_parent(exp, run)  # first, so an unreachable server fails before training
     prepared = Prepared(fp, exp.digest(), exp.model_names, schema, reused, parent)
     run.write_json(asdict(prepared), "prepared.json")
