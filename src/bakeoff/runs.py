@@ -18,7 +18,7 @@ from bakeoff.spec import Experiment, parse_yaml
 from bakeoff.storage import MissingObject, ObjectStore, open_store
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_CONFIGS: dict[tuple[str, str], Experiment] = {}
+_PARSED: dict[str, Experiment] = {}
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,16 @@ class Run:
         return "/".join(("runs", self.run_id, *parts))
 
     def config(self) -> Experiment:
-        """The run's config, parsed and validated once per process: it never changes after the
-        run is created, and every step and cache lookup asks for it."""
-        key = (self.store.root, self.run_id)
-        if key not in _CONFIGS:
-            _CONFIGS[key] = self._read_config()
-        return _CONFIGS[key]
-
-    def _read_config(self) -> Experiment:
+        """The run's config, read every time (it is small) but validated once per distinct text:
+        every step and cache lookup asks for it, and validation imports estimators."""
         try:
             text = self.store.read_bytes(self.key("config.yaml")).decode()
         except MissingObject:
             raise UserError(f"--run-uri: no run at {self.uri} (config.yaml is missing); "
                             "start one with `bakeoff run` or `bakeoff submit`") from None
-        return parse_yaml(text, self.store.uri(self.key("config.yaml")))
+        if text not in _PARSED:
+            _PARSED[text] = parse_yaml(text, self.store.uri(self.key("config.yaml")))
+        return _PARSED[text].model_copy(deep=True)  # callers may not share one mutable object
 
     def read_json(self, *parts: str) -> Any:
         return json.loads(self.store.read_bytes(self.key(*parts)))
