@@ -48,6 +48,8 @@ class LiveProgress:
             self.live.transient = True
             self.live.update(Text(""), refresh=False)
         self.live.__exit__(exc_type, *rest)
+        if exc_type is None and not self.live.console.is_terminal:
+            self.live.console.line()  # in a log, the last frame ends without a newline
 
     def __call__(self, progress: RunProgress) -> None:
         self.live.update(progress_table(progress), refresh=True)
