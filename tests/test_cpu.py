@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bakeoff.cpu import cgroup_cpu_limit, thread_budget, usable_cpus
+from bakeoff.cpu import cgroup_cpu_limit, threads_per_model, usable_cpus
 
 
 def test_cgroup_v2_quota(tmp_path: Path) -> None:
@@ -27,9 +27,9 @@ def test_cgroup_v1_quota(tmp_path: Path) -> None:
 
 
 def test_thread_budget_divides_cpus_between_parallel_models() -> None:
-    assert thread_budget(2, cpus=8) == 4
-    assert thread_budget(3, cpus=8) == 2
-    assert thread_budget(16, cpus=8) == 1
+    assert threads_per_model(2, cpus=8) == 4
+    assert threads_per_model(3, cpus=8) == 2
+    assert threads_per_model(16, cpus=8) == 1
 
 
 def test_the_thread_budget_reaches_blas_and_joblib() -> None:

@@ -116,7 +116,7 @@ def test_failing_crashing_and_hanging_models_are_failed_rows(project, plugin_env
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"dataset": {"uri": "data/missing.csv", "target": "diagnosis"}}, "data/missing.csv: no such object"),
+    ({"dataset": {"uri": "data/missing.csv", "target": "diagnosis"}}, "data/missing.csv does not exist; check the path"),
     ({"dataset": {"uri": "data/breast-cancer.csv", "target": "diagnosys"}},
      "dataset.target: no column 'diagnosys' (did you mean diagnosis?)"),
     ({"dataset": {"uri": "data/breast-cancer.csv", "target": "diagnosis", "task": "regression"}},
@@ -144,3 +144,22 @@ def test_report_and_runs_reprint_past_runs(project) -> None:  # noqa: ANN001
     assert json.loads(as_json.stdout) == leaderboard(run)
     missing = bakeoff("report", "nope", cwd=config.parent)
     assert missing.code == 2 and "no run matches 'nope'" in missing.stderr
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"dataset": {"uri": "data", "target": "diagnosis"}}, "dataset.uri: file://"),  # a folder, not a file
+    ({"storage": "data/breast-cancer.csv"}, "storage: "),  # a file, not a folder
+])
+def test_paths_of_the_wrong_kind_are_one_line_errors(project, change: dict, message: str) -> None:  # noqa: ANN001
+    config = project("breast-cancer")
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), **change}))
+    result = bakeoff("run", str(config), cwd=config.parent)
+    assert result.code == 2 and result.stderr.startswith(f"error: {message}") and "Traceback" not in result.stderr
+    assert not (config.parent / ".bakeoff" / "runs").exists() or not any((config.parent / ".bakeoff" / "runs").iterdir())
+
+
+def test_a_config_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+    config = tmp_path / "bakeoff.yaml"
+    config.write_bytes(b"experiment: caf\xe9\n")
+    result = bakeoff("validate", str(config))
+    assert result.code == 2 and "not UTF-8 text (byte 15); save it as UTF-8" in result.stderr

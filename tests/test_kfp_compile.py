@@ -152,6 +152,7 @@ def test_the_kfp_section_and_cli_flags_set_endpoint_secret_and_keys(tmp_path: Pa
     spec, k8s = parse(compile_experiment(parse_experiment(example("diabetes", kfp=custom))))
     expected = [{"secretKey": "AWS_ACCESS_KEY_ID", "envVar": "AWS_ACCESS_KEY_ID"},
                 {"secretKey": "AWS_SECRET_ACCESS_KEY", "envVar": "AWS_SECRET_ACCESS_KEY"}]
+    assert len(k8s) == 6  # prepare, four trains, compare: an empty section would pass the lines below
     assert all(cfg["secretAsEnv"][0]["secretName"] == "bakeoff-s3" for cfg in k8s.values())
     assert all(cfg["secretAsEnv"][0]["keyToEnv"] == expected for cfg in k8s.values())
     assert container(spec, spec.root.dag.tasks["prepare"])[1]["env"][0]["value"] == custom["s3_endpoint"]

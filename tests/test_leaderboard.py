@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bakeoff import leaderboard
-from bakeoff.metrics import REGISTRY, Outcome, bootstrap_ci, paired_difference_ci
+from bakeoff.metrics import REGISTRY, Outcome, bootstrap_ci, bootstrap_draws, difference_ci, same_rows
 from conftest import bakeoff
 
 rng = np.random.default_rng(0)
@@ -30,16 +30,23 @@ def result(o: Outcome, valid: float | None = None) -> dict:
             "predict_seconds": 0.002, "predict_rows": 400, "params": {}}
 
 
+def paired(a: Outcome, b: Outcome) -> tuple[float, float] | None:
+    """The leaderboard's paired comparison: both models' draws on the same resamples, subtracted."""
+    if not same_rows(a, b):
+        return None
+    return difference_ci(bootstrap_draws(REGISTRY["accuracy"], a), bootstrap_draws(REGISTRY["accuracy"], b))
+
+
 def test_paired_interval_of_a_model_against_itself_is_zero() -> None:
     o = noisy(0.8, 1)
-    assert paired_difference_ci(REGISTRY["accuracy"], o, o) == (0.0, 0.0)
+    assert paired(o, o) == (0.0, 0.0)
 
 
 def test_paired_interval_is_narrower_than_the_separate_ones() -> None:
     a = noisy(0.80, 1)
     b = Outcome(a.y_true, a.y_pred.copy(), None, 2)
     b.y_pred[:8] = 1 - b.y_pred[:8]  # b differs from a on 8 of 400 rows only
-    low, high = paired_difference_ci(REGISTRY["accuracy"], b, a)
+    low, high = paired(b, a)
     ci_a = bootstrap_ci(REGISTRY["accuracy"], a)
     assert high - low < (ci_a[1] - ci_a[0]) / 2
 
@@ -61,7 +68,7 @@ def test_ties_clear_losers_and_overfitting_are_marked() -> None:
 def test_models_on_different_test_rows_are_not_paired() -> None:
     a = noisy(0.9, 1)
     shorter = Outcome(a.y_true[:-1], a.y_pred[:-1], None, 2)
-    assert paired_difference_ci(REGISTRY["accuracy"], a, shorter) is None
+    assert paired(a, shorter) is None
 
 
 @pytest.mark.slow

@@ -66,6 +66,9 @@ def test_the_issue_example_error_is_word_for_word() -> None:
     ({**BASE, "dataset": {**BASE["dataset"], "drop": ["price"]}}, "dataset.drop: it lists the target"),
     ({**BASE, "models": []}, "models: List should have at least 1 item"),
     ({**BASE, "runtime": {"parallel": 0}}, "runtime.parallel: Input should be greater than or equal to 1"),
+    ({**BASE, "storage": "gs://bucket/x"}, "storage: unsupported scheme 'gs'"),
+    ({**BASE, "tracking": {"mlflow_uri": "http://me:hunter2@127.0.0.1:5000"}},
+     "tracking.mlflow_uri: it holds a password; remove it and set MLFLOW_TRACKING_USERNAME"),
 ])
 def test_problem_names_the_field_and_the_fix(data: dict, expected: str) -> None:
     found = problems(data)
@@ -78,6 +81,11 @@ def test_all_problems_are_reported_at_once() -> None:
     data["metrics"] = {"others": ["maee"]}
     found = problems(data)
     assert [p.split(":")[0] for p in found] == ["models[0].params.alpha", "models[1].estimator", "metrics.others[0]"]
+
+
+def test_a_refused_secret_is_not_repeated_in_the_error() -> None:
+    found = problems({**BASE, "tracking": {"mlflow_uri": "http://me:hunter2@127.0.0.1:5000"}})
+    assert found and not any("hunter2" in p for p in found)
 
 
 def test_a_dotted_path_is_never_imported() -> None:

@@ -126,7 +126,7 @@ def test_dataset_preview_picks_real_columns_and_filters_the_catalog(at) -> None:
     at.button(key="unset:models[4].search.space.max_iter").click().run()
     assert "search" not in at.text_area(key="yaml").value and main_errors(at) == []
     at.text_input(key="text:dataset.uri").input("missing.csv").run()
-    assert any("no such object" in e for e in main_errors(at))
+    assert any("missing.csv does not exist" in e for e in main_errors(at))
     assert not at.exception
 
 
@@ -142,7 +142,7 @@ def test_saved_config_round_trips_through_validate(at, tmp_path: Path) -> None: 
     at.selectbox(key="example").select("wine").run()
     at.text_input(key="open:uri").input("nowhere.yaml").run()
     at.button(key="open:go").click().run()
-    assert any("nowhere.yaml: no such object" in e.value for e in at.sidebar.error)
+    assert any("nowhere.yaml does not exist" in e.value for e in at.sidebar.error)
     assert at.title[0].value == "wine"
     at.text_input(key="open:uri").input(str(target)).run()
     at.button(key="open:go").click().run()

@@ -185,20 +185,15 @@ def report(
     fmt: Annotated[Format, typer.Option("--format", help="How to print it.")] = Format.table,
 ) -> None:
     """Reprint the leaderboard of a past run."""
-    from bakeoff.leaderboard import Leaderboard
     from bakeoff.runs import find_run
-    from bakeoff.storage import MissingObject, open_store
+    from bakeoff.storage import open_store
 
     found = find_run(open_store(store), run_ref)
-    try:
-        data = found.read_json("leaderboard.json")
-    except MissingObject:
-        raise UserError(f"RUN: run {found.run_id} has no leaderboard yet; run "
-                        f"`bakeoff step compare --run-uri {found.uri}`") from None
+    board = found.finished_leaderboard()
     if fmt is Format.json:
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps(board.to_dict(), indent=2, default=str))
     elif fmt is Format.table:
-        _console().print(Leaderboard.from_dict(data))
+        _console().print(board)
     else:
         typer.echo(found.store.read_bytes(found.key(f"report.{fmt.value}")).decode(), nl=False)
 
@@ -225,7 +220,7 @@ def runs(store: StoreOption = "./.bakeoff") -> None:
     from rich.table import Table
 
     from bakeoff.runs import Run, run_ids
-    from bakeoff.storage import MissingObject, open_store
+    from bakeoff.storage import open_store
 
     opened = open_store(store)
     table = Table(title=f"runs in {opened.root}")
@@ -233,15 +228,14 @@ def runs(store: StoreOption = "./.bakeoff") -> None:
         table.add_column(col)
     for run_id in run_ids(opened):
         r = Run(opened, run_id)
-        try:
-            board = r.read_json("leaderboard.json")
-        except MissingObject:
+        board = r.leaderboard()
+        if board is None:
             table.add_row(run_id, "", "", "[yellow]unfinished[/]", "")
             continue
-        leader = next((row for row in board["rows"] if row["rank"] == 1), None)
-        table.add_row(run_id, board["experiment"], str(len(board["rows"])),
-                      leader["model"] if leader else "[red]none[/]",
-                      f"{board['primary']} {leader['primary']:.4f}" if leader else "")
+        leader = board.leader
+        table.add_row(run_id, board.experiment, str(len(board.rows)),
+                      leader.model if leader else "[red]none[/]",
+                      f"{board.primary} {leader.primary:.4f}" if leader else "")
     _console().print(table)
 
 

@@ -35,6 +35,6 @@ def usable_cpus(root: Path = CGROUP_ROOT) -> int:
     return max(1, min(affinity, math.ceil(limit)) if limit else affinity)
 
 
-def thread_budget(parallel: int, cpus: int | None = None) -> int:
+def threads_per_model(parallel: int, cpus: int | None = None) -> int:
     """Threads each of ``parallel`` concurrent models may use without oversubscribing."""
     return max(1, (cpus or usable_cpus()) // max(1, parallel))

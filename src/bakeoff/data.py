@@ -87,6 +87,9 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
         raise UserError(f"dataset.target: no column {spec.target!r}{did_you_mean(spec.target, columns)}; "
                         f"columns are {', '.join(map(str, columns[:20]))}")
     y = df[spec.target]
+    if y.isna().all():
+        raise UserError(f"dataset.target: every value of {spec.target!r} is empty; pick the column "
+                        "that holds the labels")
     task: Task = _infer_task(y) if spec.task == "auto" else spec.task
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UserError(f"dataset.task: regression needs a numeric target but {spec.target!r} "
@@ -103,6 +106,8 @@ def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
         if col not in info.columns:
             raise UserError(f"dataset.drop[{i}]: no column {col!r}{did_you_mean(col, info.columns)}")
     features = [c for c in info.columns if c != info.target and c not in spec.drop]
+    if len(info.columns) == 1:
+        raise UserError(f"dataset.uri: the table has no columns besides the target {info.target!r}")
     if not features:
         raise UserError("dataset.drop: no feature columns are left; drop fewer columns")
     numeric = [c for c in features if info.columns[c] == "numeric"]
@@ -115,13 +120,14 @@ def infer_schema(df: pd.DataFrame, spec: DatasetSpec) -> Schema:
 
 
 def fingerprint(raw: bytes, dataset: DatasetSpec, split: SplitSpec) -> str:
-    """Identity of a prepared dataset: the raw bytes and every setting that shapes the split.
+    """Identity of a prepared dataset: the raw bytes, every setting that shapes the split, and
+    the code that splits. The task is taken as configured: an inferred task is a function of
+    these same bytes and code."""
+    from bakeoff.versions import code_identity
 
-    The task is taken as configured: an inferred task is a function of these same bytes.
-    """
     h = hashlib.sha256(raw)
     h.update(json.dumps({"split": split.model_dump(), "target": dataset.target, "task": dataset.task,
-                         "format": dataset.format}, sort_keys=True).encode())
+                         "format": dataset.format, "code": code_identity()}, sort_keys=True).encode())
     return h.hexdigest()
 
 

@@ -24,13 +24,7 @@ def _differing(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def compare_runs(runs: list[Run]) -> leaderboard.Leaderboard:
-    boards = []
-    for run in runs:
-        try:
-            boards.append(leaderboard.Leaderboard.from_dict(run.read_json("leaderboard.json")))
-        except MissingObject:
-            raise UserError(f"RUN: run {run.run_id} has no leaderboard yet; run "
-                            f"`bakeoff step compare --run-uri {run.uri}`") from None
+    boards = [run.finished_leaderboard() for run in runs]
     first = boards[0]
     for board in boards[1:]:
         if (board.task, board.primary) != (first.task, first.primary):

@@ -208,13 +208,3 @@ def difference_ci(a_draws: np.ndarray, b_draws: np.ndarray, level: float = 0.95)
     interval is much narrower than comparing two separate intervals.
     """
     return _percentiles(a_draws - b_draws, level)
-
-
-def paired_difference_ci(metric: Metric, a: Outcome, b: Outcome, *, resamples: int = 1000, seed: int = 0,
-                         level: float = 0.95) -> tuple[float, float] | None:
-    """Interval of ``metric(a) - metric(b)`` on the same resampled rows; None when the models
-    were not scored on the same rows."""
-    if not same_rows(a, b):
-        return None
-    draws = [bootstrap_draws(metric, o, resamples=resamples, seed=seed) for o in (a, b)]
-    return difference_ci(*draws, level=level)

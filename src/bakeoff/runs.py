@@ -11,14 +11,17 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.errors import UserError
-from bakeoff.spec import Experiment, parse_yaml
+from bakeoff.spec import Experiment, parse_config_bytes
 from bakeoff.storage import MissingObject, ObjectStore, open_store
 
+if TYPE_CHECKING:
+    from bakeoff.leaderboard import Leaderboard
+
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_PARSED: dict[str, Experiment] = {}
+_PARSED: dict[bytes, Experiment] = {}
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,29 @@ class Run:
         """The run's config, read every time (it is small) but validated once per distinct text:
         every step and cache lookup asks for it, and validation imports estimators."""
         try:
-            text = self.store.read_bytes(self.key("config.yaml")).decode()
+            raw = self.store.read_bytes(self.key("config.yaml"))
         except MissingObject:
             raise UserError(f"--run-uri: no run at {self.uri} (config.yaml is missing); "
                             "start one with `bakeoff run` or `bakeoff submit`") from None
-        if text not in _PARSED:
-            _PARSED[text] = parse_yaml(text, self.store.uri(self.key("config.yaml")))
-        return _PARSED[text].model_copy(deep=True)  # callers may not share one mutable object
+        if raw not in _PARSED:
+            _PARSED[raw] = parse_config_bytes(raw, self.store.uri(self.key("config.yaml")))
+        return _PARSED[raw].model_copy(deep=True)  # callers may not share one mutable object
+
+    def leaderboard(self) -> Leaderboard | None:
+        """The ranked results, or None while compare has not written them."""
+        from bakeoff.leaderboard import Leaderboard
+
+        try:
+            return Leaderboard.from_dict(self.read_json("leaderboard.json"))
+        except MissingObject:
+            return None
+
+    def finished_leaderboard(self) -> Leaderboard:
+        board = self.leaderboard()
+        if board is None:
+            raise UserError(f"RUN: run {self.run_id} has no leaderboard yet; run "
+                            f"`bakeoff step compare --run-uri {self.uri}`")
+        return board
 
     def read_json(self, *parts: str) -> Any:
         return json.loads(self.store.read_bytes(self.key(*parts)))

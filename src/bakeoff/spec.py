@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from urllib.parse import urlparse
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
-                      model_validator)
+                      field_validator, model_validator)
 
 from bakeoff import catalog, metrics
 from bakeoff.errors import UserError, did_you_mean, field_path
@@ -183,6 +184,15 @@ class KfpSettings(_Strict):
 class TrackingSpec(_Strict):
     mlflow_uri: str | None = Field(None, description="MLflow tracking URI; MLFLOW_TRACKING_URI "
                                                      "is used when this is unset.")
+
+    @field_validator("mlflow_uri")
+    @classmethod
+    def _no_password_in_the_uri(cls, uri: str | None) -> str | None:
+        # The config is copied into every run, and into MLflow: a password in it would be too.
+        if uri and urlparse(uri).password:
+            raise ValueError("it holds a password; remove it and set MLFLOW_TRACKING_USERNAME and "
+                             "MLFLOW_TRACKING_PASSWORD in the environment instead")
+        return uri
     experiment: str | None = Field(None, description="MLflow experiment; defaults to `experiment`.")
     register_as: str | None = Field(None, alias="register",
                                     description="Register the champion under this model name and "
@@ -254,11 +264,12 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
         elif e["type"] == "string_pattern_mismatch":
             problems.append(f"{field_path(loc)}: {e['input']!r} is not allowed; use lowercase "
                             "letters, digits and '-', starting and ending with a letter or digit")
+        elif e["type"] == "value_error":  # our own validators: the message says it all, and the
+            # rejected value is not repeated (it may be the very secret that was refused)
+            problems.append(f"{field_path(loc)}: {e['msg'].removeprefix('Value error, ')}")
         else:
-            msg = e["msg"].removeprefix("Value error, ")
-            problems.append(f"{field_path(loc)}: {msg} (got {e['input']!r})"
-                            if "input" in e and not isinstance(e["input"], dict) else
-                            f"{field_path(loc)}: {msg}")
+            shown = "" if isinstance(e.get("input"), dict) or "input" not in e else f" (got {e['input']!r})"
+            problems.append(f"{field_path(loc)}: {e['msg']}{shown}")
     return problems
 
 
@@ -353,6 +364,12 @@ def _semantic_problems(exp: Experiment) -> list[str]:
         if name is not None and name not in metrics.REGISTRY:
             problems.append(f"{where}: unknown metric {name!r}{did_you_mean(name, metrics.REGISTRY)}; "
                             f"choose from {', '.join(metrics.REGISTRY)}")
+    try:  # the store's URI is checked here too, so `validate` catches what `run` would
+        from bakeoff.storage import open_store
+
+        open_store(exp.storage)
+    except UserError as exc:
+        problems += exc.problems
     if exp.dataset.target in exp.dataset.drop:
         problems.append(f"dataset.drop: it lists the target {exp.dataset.target!r}; remove it")
     if exp.dataset.task != "auto" and not problems:
@@ -388,11 +405,20 @@ def parse_yaml(text: str, source: str = "<config>") -> Experiment:
     return parse_experiment(load_yaml(text, source))
 
 
+def parse_config_bytes(raw: bytes, source: str) -> Experiment:
+    """A config as stored anywhere (a file, an S3 object, a run): UTF-8 YAML, validated."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    return parse_yaml(text, source)
+
+
 def load_config(path: str | Path) -> Experiment:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: config file not found; create one with `bakeoff init`")
-    return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    return parse_config_bytes(path.read_bytes(), str(path))
 
 
 def json_schema() -> dict[str, Any]:

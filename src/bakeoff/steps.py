@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bakeoff import __version__
 from bakeoff.data import Schema
 
 RESULT = "result.json"
@@ -61,18 +59,11 @@ def prepare(run_uri: str) -> Prepared:
     return prepared
 
 
-def _versions() -> dict[str, str]:
-    import numpy
-    import pandas
-    import sklearn
-
-    return {"bakeoff": __version__, "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__}
-
-
 def cache_key(model_digest: str, fingerprint: str, schema: Schema, metric_names: list[str]) -> str:
-    """Same model spec, same data, same features, same metrics, same bakeoff: same result."""
-    blob = json.dumps([model_digest, fingerprint, schema.features, metric_names, __version__])
+    """Same model spec, same data, same features, same metrics, same code: same result."""
+    from bakeoff.versions import code_identity
+
+    blob = json.dumps([model_digest, fingerprint, schema.features, metric_names, code_identity()])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -101,7 +92,8 @@ def reuse_cached(run_uri: str, model_name: str) -> dict[str, Any] | None:
                                   source.store.read_bytes(source.key("models", pointer["model"], name)))
     except MissingObject:
         return None
-    result = {**result, "model": model_name, "cached_from": result.get("cached_from") or source.run_id}
+    result = {**result, "model": model_name, "cached_from": result.get("cached_from") or source.run_id,
+              "fingerprint": prepared["fingerprint"], "config_digest": prepared["config_digest"]}
     run.write_json(result, "models", model_name, RESULT)
     return result
 
@@ -113,9 +105,7 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
     ``fingerprint`` and ``config_digest``, when given (KFP passes them so that its cache key sees
     the data), must match what prepare recorded; a mismatch means a stale pipeline and is refused.
     """
-    from threadpoolctl import threadpool_limits
-
-    from bakeoff import data, modeling, tracking
+    from bakeoff import data, modeling, tracking, versions
     from bakeoff.cpu import usable_cpus
     from bakeoff.errors import UserError
     from bakeoff.metrics import REGISTRY, bootstrap_ci, scores
@@ -140,7 +130,7 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
         "model": model_name, "estimator": model.estimator, "params": model.params,
         "fingerprint": prepared["fingerprint"], "config_digest": prepared["config_digest"],
         "cache_key": cache_key(model.digest(), prepared["fingerprint"], schema, [primary, *others]),
-        "threads": threads, "versions": _versions(),
+        "threads": threads, "versions": versions.libraries(),
     }
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -158,7 +148,7 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
         if model.search is None:
             fitted = modeling.fit(modeling.build_pipeline(model, schema), X["train"], y["train"], threads)
             pipeline, fit_seconds = fitted.pipeline, fitted.fit_seconds
-            with threadpool_limits(limits=threads):
+            with modeling.thread_budget(threads):
                 valid, _ = modeling.predict(pipeline, X["valid"], y["valid"])
         else:  # tune on valid, refit the winner on train+valid; valid scores are the winner's own
             from bakeoff.search import tune
@@ -167,7 +157,7 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
             pipeline, fit_seconds, valid = tuned.pipeline, tuned.fit_seconds, tuned.valid
             result |= {"search": tuned.record, "params": tuned.params}
         lap("fit")
-        with threadpool_limits(limits=threads):
+        with modeling.thread_budget(threads):
             test, predict_seconds = modeling.predict(pipeline, X["test"], y["test"])
         lap("predict")
         names = [primary, *others]

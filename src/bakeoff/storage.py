@@ -46,6 +46,8 @@ class ObjectStore(Protocol):
 class LocalStore:
     def __init__(self, root: str | Path) -> None:
         self.path = Path(root).expanduser().resolve()
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"storage: {self.path} is a file; point the store at a folder")
         self.root = self.path.as_uri()
 
     def _file(self, key: str) -> Path:
@@ -56,6 +58,8 @@ class LocalStore:
             return self._file(key).read_bytes()
         except FileNotFoundError:
             raise MissingObject(self.uri(key)) from None
+        except IsADirectoryError:
+            raise UserError(f"{self.uri(key)}: is a folder, not a file") from None
 
     def write_bytes(self, key: str, data: bytes) -> None:
         target = self._file(key)
@@ -234,13 +238,19 @@ def open_store(root: str) -> ObjectStore:
     return LocalStore(root)
 
 
-def read_uri(uri: str) -> bytes:
+def read_uri(uri: str, field: str = "dataset.uri") -> bytes:
     """Read one object named by a full URI (a dataset), through the same stores the steps use."""
     parsed = urlparse(uri)
-    if parsed.scheme == "s3":
-        key = parsed.path.lstrip("/")
-        if not key:
-            raise UserError(f"dataset.uri: {uri!r} names a bucket, not an object; use s3://BUCKET/KEY")
-        return S3Store(parsed.netloc).read_bytes(key)
-    path = Path(parsed.path if parsed.scheme == "file" else uri)
-    return LocalStore(path.parent).read_bytes(path.name)
+    try:
+        if parsed.scheme == "s3":
+            key = parsed.path.lstrip("/")
+            if not key:
+                raise UserError(f"{uri!r} names a bucket, not an object; use s3://BUCKET/KEY")
+            return S3Store(parsed.netloc).read_bytes(key)
+        path = Path(parsed.path if parsed.scheme == "file" else uri)
+        return LocalStore(path.parent).read_bytes(path.name)
+    except MissingObject:
+        raise UserError(f"{field}: {uri} does not exist; check the path (a relative path is read "
+                        "next to the config)") from None
+    except UserError as exc:
+        raise UserError(*(p if p.startswith(field) else f"{field}: {p}" for p in exc.problems)) from None

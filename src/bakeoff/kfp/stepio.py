@@ -74,13 +74,13 @@ def resolve_run(run_uri: str | None, config_uri: str | None, run_id: str | None,
     ``expect_models`` guards a per-model pipeline against a config with other models.
     """
     from bakeoff.runs import Run, create_run, new_run_id
-    from bakeoff.spec import parse_yaml
+    from bakeoff.spec import parse_config_bytes
     from bakeoff.storage import open_store, read_uri
 
     if config_uri:
         if "://" not in config_uri:
             config_uri = Path(config_uri).resolve().as_uri()
-        exp = parse_yaml(read_uri(config_uri).decode("utf-8"), config_uri)
+        exp = parse_config_bytes(read_uri(config_uri, field="--config-uri"), config_uri)
         exp = exp.model_copy(update={"dataset": exp.dataset.model_copy(
             update={"uri": _dataset_next_to(config_uri, exp.dataset.uri)})})
         if run_uri:

@@ -16,7 +16,7 @@ from bakeoff.kfp.client import KfpClient, Version
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
-from bakeoff.storage import MissingObject, ObjectStore, open_store, read_uri
+from bakeoff.storage import ObjectStore, open_store, read_uri
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,7 @@ def wait_for_leaderboard(client: KfpClient, submitted: Submitted,
                          timeout: float) -> tuple[str, Leaderboard | None]:
     """The run's final KFP state, and its leaderboard from the store if compare got to write one."""
     state = client.wait(submitted.kfp_run_id, timeout)
-    try:
-        return state, Leaderboard.from_dict(submitted.run.read_json("leaderboard.json"))
-    except MissingObject:
-        return state, None
+    return state, submitted.run.leaderboard()
 
 
 def read_package(path: Path) -> str:

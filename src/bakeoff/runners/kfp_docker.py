@@ -20,7 +20,7 @@ from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
 from bakeoff.storage import (ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_REGION, ENV_SECRET_KEY, ENV_SESSION_TOKEN,
-                             MissingObject, open_store)
+                             open_store)
 
 PASSED_ENV = (ENV_ENDPOINT, ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_SESSION_TOKEN, ENV_REGION)
 
@@ -89,9 +89,9 @@ def run_kfp_docker(exp: Experiment, *, console: Any = None) -> tuple[Run, Leader
         with warnings.catch_warnings():  # kfp.local says the line above once per task
             warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
             pipeline(run_uri=run.uri)
-    try:
-        return run, Leaderboard.from_dict(run.read_json("leaderboard.json"))
-    except MissingObject:
-        raise UserError(f"--runner: the pipeline ended without a leaderboard in {run.uri}; read the "
-                        "task logs above (is the image built? docker build -t "
-                        f"{exp.kfp.image} .)") from None
+    board = run.leaderboard()
+    if board is not None:
+        return run, board
+    raise UserError(f"--runner: the pipeline ended without a leaderboard in {run.uri}; read the "
+                    "task logs above (is the image built? docker build -t "
+                    f"{exp.kfp.image} .)")

@@ -14,8 +14,7 @@ from typing import Any
 from collections.abc import Callable
 
 from bakeoff import steps
-from bakeoff.cpu import thread_budget, usable_cpus
-from bakeoff.errors import UserError
+from bakeoff.cpu import threads_per_model, usable_cpus
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
@@ -94,7 +93,7 @@ def run_local(exp: Experiment, *, parallel: int | None = None, use_cache: bool =
     notify(progress)
     try:
         prepared = steps.prepare(run.uri)
-    except UserError:
+    except Exception:
         run.store.delete(run.key("config.yaml"))  # a run that never started leaves no trace
         raise
     progress.primary, _ = exp.metric_names(prepared.schema.task)
@@ -106,7 +105,7 @@ def run_local(exp: Experiment, *, parallel: int | None = None, use_cache: bool =
     notify(progress)
     queue = [s for s in states if s.state == "queued"]
     parallel = max(1, min(parallel or exp.runtime.parallel or usable_cpus(), len(queue) or 1))
-    threads = thread_budget(parallel)
+    threads = threads_per_model(parallel)
     running: list[ModelState] = []
     while queue or running:
         while queue and len(running) < parallel:

@@ -79,7 +79,11 @@ def load_preview(uri: str, fmt: str, base: Path) -> Preview:
 def open_config(uri: str, base: Path) -> tuple[dict[str, Any], Path]:
     """A config from a path or URI, and the folder its relative paths mean from now on."""
     resolved = resolve_uri(uri, base)
-    cfg = from_yaml(read_uri(resolved).decode("utf-8"))
+    raw = read_uri(resolved, field="open a config")
+    try:
+        cfg = from_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{resolved}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     parsed = urlparse(resolved)
     return cfg, (Path(parsed.path).parent if parsed.scheme == "file" else base)
 

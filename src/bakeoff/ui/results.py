@@ -15,7 +15,7 @@ from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.report import to_html
 from bakeoff.runs import Run, run_ids
-from bakeoff.storage import MissingObject, open_store
+from bakeoff.storage import open_store
 from bakeoff.ui.jobs import RunJob
 
 POLL_SECONDS = 0.5
@@ -106,9 +106,8 @@ def history(store_uri: str) -> Run | None:
         return None
     run_id = st.selectbox("run", ids, key="history:run")
     run = Run(store, run_id or ids[0])
-    try:
-        board = Leaderboard.from_dict(run.read_json("leaderboard.json"))
-    except MissingObject:
+    board = run.leaderboard()
+    if board is None:
         st.info(f"Run {run.run_id} has no leaderboard yet: it is running, or it stopped before compare.")
     else:
         leaderboard(board, key=f"history:{run.run_id}")
