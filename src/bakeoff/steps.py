@@ -11,9 +11,12 @@ import json
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.data import Schema
+
+if TYPE_CHECKING:
+    from bakeoff.spec import Experiment
 
 RESULT = "result.json"
 MODEL = "model.skops"
@@ -59,11 +62,14 @@ def prepare(run_uri: str) -> Prepared:
     return prepared
 
 
-def cache_key(model_digest: str, fingerprint: str, schema: Schema, metric_names: list[str]) -> str:
+def cache_key(exp: Experiment, prepared: dict[str, Any], model_name: str) -> str:
     """Same model spec, same data, same features, same metrics, same code: same result."""
     from bakeoff.versions import code_identity
 
-    blob = json.dumps([model_digest, fingerprint, schema.features, metric_names, code_identity()])
+    schema = Schema.from_dict(prepared["schema"])
+    primary, others = exp.metric_names(schema.task)
+    blob = json.dumps([exp.model(model_name).digest(), prepared["fingerprint"], schema.features,
+                       [primary, *others], code_identity()])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -78,9 +84,7 @@ def reuse_cached(run_uri: str, model_name: str) -> dict[str, Any] | None:
     run = Run.from_uri(run_uri)
     exp = run.config()
     prepared = run.read_json("prepared.json")
-    schema = Schema.from_dict(prepared["schema"])
-    primary, others = exp.metric_names(schema.task)
-    key = cache_key(exp.model(model_name).digest(), prepared["fingerprint"], schema, [primary, *others])
+    key = cache_key(exp, prepared, model_name)
     try:
         pointer = json.loads(run.store.read_bytes(f"cache/models/{key}.json"))
         source = Run(run.store, pointer["run_id"])
@@ -129,7 +133,7 @@ def train(run_uri: str, model_name: str, *, threads: int | None = None, use_cach
     result: dict[str, Any] = {
         "model": model_name, "estimator": model.estimator, "params": model.params,
         "fingerprint": prepared["fingerprint"], "config_digest": prepared["config_digest"],
-        "cache_key": cache_key(model.digest(), prepared["fingerprint"], schema, [primary, *others]),
+        "cache_key": cache_key(exp, prepared, model_name),
         "threads": threads, "versions": versions.libraries(),
     }
     timings: dict[str, float] = {}
