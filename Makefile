@@ -26,6 +26,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/compile_bench.py
 
 clean:
 	rm -rf $(VENV) demo .bakeoff

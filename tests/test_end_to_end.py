@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bakeoff import modeling
+from bakeoff.runs import Run
 from bakeoff.storage import LocalStore
 from conftest import bakeoff
 
@@ -47,12 +47,14 @@ def test_example_runs_end_to_end(project, example: str) -> None:  # noqa: ANN001
     assert (run / "report.md").read_text().count("\n| ") == len(exp["models"]) + 1
     # the saved artifact is the whole Pipeline: it predicts straight from raw CSV rows
     raw = pd.read_csv(config.parent / "data" / f"{example}.csv")
-    pipeline = modeling.loads((run / "models" / leader["model"] / "model.skops").read_bytes())
+    pipeline = Run(LocalStore(run.parents[1]), run.name).pipeline(leader["model"])
     predictions = pipeline.predict(raw.drop(columns=[exp["dataset"]["target"]]).head(20))
     assert len(predictions) == 20
     record = json.loads((run / "models" / leader["model"] / "result.json").read_text())
     assert record["status"] == "ok" and record["fit_seconds"] > 0 and record["predict_seconds"] > 0
-    assert record["versions"]["scikit-learn"] and len(record["fingerprint"]) == 64
+    assert record["versions"]["scikit-learn"] and len(record["job"]) == 64 and not record["cached"]
+    # the artifacts live with the job, named and checksummed by the run's record
+    assert record["artifacts"]["model"]["key"].startswith(f"jobs/{record['job']}/")
 
 
 def test_rerun_reuses_data_and_results_until_something_changes(project) -> None:  # noqa: ANN001
@@ -91,8 +93,8 @@ def test_messy_table_with_gaps_and_text_columns(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     [run] = runs_in(tmp_path)
     assert {r["status"] for r in leaderboard(run)["rows"]} == {"ok"}
-    prepared = json.loads((run / "prepared.json").read_text())
-    assert prepared["schema"]["categorical"] == ["colour"] and "proline" not in prepared["schema"]["numeric"]
+    table = json.loads((run / "prepared.json").read_text())["context"]["table"]
+    assert table["categorical"] == ["colour"] and "proline" not in table["numeric"]
 
 
 def test_failing_crashing_and_hanging_models_are_failed_rows(project, plugin_env) -> None:  # noqa: ANN001

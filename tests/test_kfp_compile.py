@@ -4,6 +4,7 @@ Every pipeline here is compiled from a real bundled example config and parsed ba
 ``kfp-pipeline-spec`` (``PipelineSpec``, ``PlatformSpec``) through ``google.protobuf.json_format``.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from bakeoff.errors import UserError
 from bakeoff.examples import config_text
 from bakeoff.kfp import generate
-from bakeoff.kfp.pipeline import compile_experiment, compile_for, compile_generic
+from bakeoff.kfp.pipeline import POD_DEADLINE_GRACE, compile_experiment, compile_for, compile_generic
 from bakeoff.kfp.submit import read_package
 from bakeoff.kfp.validate import InvalidPipeline, validate
 from bakeoff.spec import KfpSettings, parse_experiment
@@ -48,6 +49,15 @@ def container(spec: pipeline_spec_pb2.PipelineSpec, task: pipeline_spec_pb2.Pipe
     return label, executor["container"]
 
 
+def handled(spec: pipeline_spec_pb2.PipelineSpec) -> Any:
+    """The tasks inside the pipeline's ExitHandler: prepare and the trains."""
+    return spec.components["comp-exit-handler-1"].dag.tasks
+
+
+def constant(task: pipeline_spec_pb2.PipelineTaskSpec, name: str) -> Any:
+    return json_format.MessageToDict(task.inputs.parameters[name].runtime_value.constant)
+
+
 @pytest.fixture(scope="module")
 def placed() -> str:
     """breast-cancer with every kind of per-model placement on its models."""
@@ -57,89 +67,105 @@ def placed() -> str:
     forest |= {"image": "registry.example.com/bakeoff:gpu", "retries": 2, "timeout": 600}
     boosting |= {"node_selector": {"pool": "highmem"},
                  "tolerations": [{"key": "dedicated", "value": "ml", "effect": "NoSchedule"}]}
-    return compile_experiment(parse_experiment(config))
+    return compile_experiment(parse_experiment(config)).text
 
 
-def test_per_model_pipeline_has_one_named_train_task_per_model_then_compare(placed: str) -> None:
+def test_compare_is_the_exit_task_and_runs_once_after_prepare_and_every_train(placed: str) -> None:
     spec, _ = parse(placed)
-    tasks = spec.root.dag.tasks
+    root = spec.root.dag.tasks
+    assert set(root) == {"exit-handler-1", "compare"}
+    compare = root["compare"]
+    # One upstream, a plain DAG: the backend attaches its exit hook once (argocompiler/dag.go).
+    assert list(compare.dependent_tasks) == ["exit-handler-1"] and compare.trigger_policy.strategy == ALL_UPSTREAM
+    assert {k: v.component_input_parameter for k, v in compare.inputs.parameters.items() if k != "run_id"} == {
+        "config_uri": "config_uri", "run_uri": "run_uri"}
+    assert constant(compare, "run_id") == "{{$.pipeline_job_uuid}}"
+    tasks = handled(spec)
     trains = {k: t for k, t in tasks.items() if is_train(t)}
     assert sorted(t.task_info.name for t in trains.values()) == ["boosting", "forest", "knn", "logistic"]
-    assert set(tasks) == {"prepare", "compare", *trains}
+    assert set(tasks) == {"prepare", *trains}
     for t in trains.values():
         assert list(t.dependent_tasks) == ["prepare"]
-    compare = tasks["compare"]
-    assert set(compare.dependent_tasks) == {"prepare", *trains}
-    assert compare.trigger_policy.strategy == ALL_UPSTREAM  # ignore_upstream_failure
+        assert t.trigger_policy.strategy != ALL_UPSTREAM
     assert spec.pipeline_info.name == "bakeoff-breast-cancer"
     assert set(spec.root.input_definitions.parameters) == {"config_uri", "run_uri"}
-    prepare = tasks["prepare"].inputs.parameters
-    assert prepare["expect_models"].runtime_value.constant.string_value == "logistic,forest,boosting,knn"
-    assert prepare["run_id"].runtime_value.constant.string_value == "{{$.pipeline_job_uuid}}"
+    exp = parse_experiment(example())
+    assert constant(tasks["prepare"], "expect_models") == ",".join(f"{m.name}={m.digest()}" for m in exp.models)
+    assert constant(tasks["prepare"], "run_id") == "{{$.pipeline_job_uuid}}"
 
 
-def test_train_tasks_take_the_fingerprint_and_config_digest_from_prepare_as_cache_inputs(placed: str) -> None:
+def test_a_train_tasks_inputs_name_its_job_by_content_never_the_run(placed: str) -> None:
+    """KFP's cache key is the task's input values, image and unresolved command (backend
+    cacheutils.GenerateCacheKey): no input may change from one run to the next."""
     spec, _ = parse(placed)
-    tasks = spec.root.dag.tasks
+    tasks = handled(spec)
     assert not tasks["prepare"].caching_options.enable_cache  # prepare has its own content cache
-    assert not tasks["compare"].caching_options.enable_cache
+    assert not spec.root.dag.tasks["compare"].caching_options.enable_cache
+    exp = parse_experiment(example())
     for task in tasks.values():
         if not is_train(task):
             continue
         assert task.caching_options.enable_cache
         inputs = task.inputs.parameters
-        for name, output in (("fingerprint", "fingerprint"), ("config_digest", "config_digest"), ("run_uri", "run")):
+        assert set(inputs) == {"store", "context", "spec", "model", "timeout", "placement"}
+        for name in ("store", "context"):
             assert inputs[name].task_output_parameter.producer_task == "prepare"
-            assert inputs[name].task_output_parameter.output_parameter_key == output
-        assert inputs["model"].runtime_value.constant.string_value == task.task_info.name
+            assert inputs[name].task_output_parameter.output_parameter_key == name
+        model = exp.model(task.task_info.name)
+        assert constant(task, "model") == model.name and constant(task, "spec") == model.digest()
         _, c = container(spec, task)
-        assert c["args"][c["args"].index("--fingerprint") + 1] == "{{$.inputs.parameters['fingerprint']}}"
-        assert c["args"][c["args"].index("--config-digest") + 1] == "{{$.inputs.parameters['config_digest']}}"
+        assert "--run-uri" not in c["args"] and c["args"][c["args"].index("--spec") + 1] == "{{$.inputs.parameters['spec']}}"
 
 
 def test_each_model_gets_its_resources_image_retries_timeout_and_node_placement(placed: str) -> None:
     spec, k8s = parse(placed)
-    by_model = {t.task_info.name: t for t in spec.root.dag.tasks.values()}
+    by_model = {t.task_info.name: t for t in handled(spec).values()}
     _, logistic = container(spec, by_model["logistic"])
     assert logistic["resources"] == {  # own values, the rest from kfp.resources
         "cpuRequest": 0.5, "resourceCpuRequest": "500m", "cpuLimit": 2.0, "resourceCpuLimit": "2",
         "memoryRequest": 0.536870912, "resourceMemoryRequest": "512Mi",
         "memoryLimit": 1.073741824, "resourceMemoryLimit": "1Gi"}
+    assert json.loads(constant(by_model["logistic"], "placement"))["resources"]["limits"] == {"cpu": "2", "memory": "1Gi"}
     label, forest = container(spec, by_model["forest"])
     assert forest["image"] == "registry.example.com/bakeoff:gpu"
     assert forest["resources"]["resourceMemoryLimit"] == "4Gi"
     assert by_model["forest"].retry_policy.max_retry_count == 2
-    assert k8s[label]["activeDeadlineSeconds"] == "600"
+    assert constant(by_model["forest"], "timeout") == 600  # the step stops the model itself...
+    assert k8s[label]["activeDeadlineSeconds"] == str(600 + POD_DEADLINE_GRACE)  # ...the pod only as a backstop
     label, boosting = container(spec, by_model["boosting"])
     assert boosting["image"] == "bakeoff:0.1.0"
     assert k8s[label]["nodeSelector"]["labels"] == {"pool": "highmem"}
     assert k8s[label]["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "ml",
                                           "effect": "NoSchedule"}]
+    assert json.loads(constant(by_model["boosting"], "placement"))["node_selector"] == {"pool": "highmem"}
     label, knn = container(spec, by_model["knn"])
-    assert by_model["knn"].retry_policy.max_retry_count == 0
+    assert by_model["knn"].retry_policy.max_retry_count == 0 and constant(by_model["knn"], "timeout") == 0
     assert "activeDeadlineSeconds" not in k8s[label] and "nodeSelector" not in k8s[label]
 
 
 def test_every_pod_gets_the_endpoint_and_credentials_from_the_secret_never_values(
         placed: str, monkeypatch: pytest.MonkeyPatch) -> None:
     spec, k8s = parse(placed)
-    labels = {container(spec, t)[0] for t in spec.root.dag.tasks.values()}
+    tasks = [*handled(spec).values(), spec.root.dag.tasks["compare"]]
+    labels = {container(spec, t)[0] for t in tasks}
     assert labels == set(k8s) and len(labels) == 6
     for label in labels:
+        # No `optional`: backends before 2.15 have no such field and refuse the run (kfp_schemas.py).
         assert k8s[label]["secretAsEnv"] == [{
-            "secretName": "mlpipeline-minio-artifact", "optional": False,
+            "secretName": "mlpipeline-minio-artifact",
             "secretNameParameter": {"runtimeValue": {"constant": "mlpipeline-minio-artifact"}},
-            "keyToEnv": [{"secretKey": "accesskey", "envVar": "AWS_ACCESS_KEY_ID"},
-                         {"secretKey": "secretkey", "envVar": "AWS_SECRET_ACCESS_KEY"}]}]
+            "keyToEnv": [{"secretKey": "accesskey", "envVar": "BAKEOFF_S3_ACCESS_KEY_ID"},
+                         {"secretKey": "secretkey", "envVar": "BAKEOFF_S3_SECRET_ACCESS_KEY"}]}]
         assert k8s[label]["podMetadata"]["labels"] == {"app.kubernetes.io/part-of": "bakeoff"}
-    for task in spec.root.dag.tasks.values():
+    for task in tasks:  # never AWS_*: KFP's launcher reads those in the same container
         assert container(spec, task)[1]["env"] == [
-            {"name": "AWS_ENDPOINT_URL", "value": "http://minio-service.kubeflow:9000"}]
+            {"name": "BAKEOFF_S3_ENDPOINT_URL", "value": "http://minio-service.kubeflow:9000"}]
     # Credentials in the compiling shell never reach the YAML...
-    values = {"AWS_ACCESS_KEY_ID": "AKIA-sentinel-access", "AWS_SECRET_ACCESS_KEY": "sentinel/secret+value"}
+    values = {"AWS_ACCESS_KEY_ID": "AKIA-sentinel-access", "AWS_SECRET_ACCESS_KEY": "sentinel/secret+value",
+              "BAKEOFF_S3_SECRET_ACCESS_KEY": "sentinel-own-secret"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    text = compile_experiment(parse_experiment(example()))
+    text = compile_experiment(parse_experiment(example())).text
     assert not any(v in text for v in values.values())
     # ...and a setting that would carry one there is refused.
     with pytest.raises(UserError, match=r"AWS_SECRET_ACCESS_KEY.*Kubernetes Secret"):
@@ -149,13 +175,13 @@ def test_every_pod_gets_the_endpoint_and_credentials_from_the_secret_never_value
 def test_the_kfp_section_and_cli_flags_set_endpoint_secret_and_keys(tmp_path: Path) -> None:
     custom = {"s3_endpoint": "http://minio.bakeoff.svc:9000", "secret_name": "bakeoff-s3",
               "access_key_field": "AWS_ACCESS_KEY_ID", "secret_key_field": "AWS_SECRET_ACCESS_KEY"}
-    spec, k8s = parse(compile_experiment(parse_experiment(example("diabetes", kfp=custom))))
-    expected = [{"secretKey": "AWS_ACCESS_KEY_ID", "envVar": "AWS_ACCESS_KEY_ID"},
-                {"secretKey": "AWS_SECRET_ACCESS_KEY", "envVar": "AWS_SECRET_ACCESS_KEY"}]
+    spec, k8s = parse(compile_experiment(parse_experiment(example("diabetes", kfp=custom))).text)
+    expected = [{"secretKey": "AWS_ACCESS_KEY_ID", "envVar": "BAKEOFF_S3_ACCESS_KEY_ID"},
+                {"secretKey": "AWS_SECRET_ACCESS_KEY", "envVar": "BAKEOFF_S3_SECRET_ACCESS_KEY"}]
     assert len(k8s) == 6  # prepare, four trains, compare: an empty section would pass the lines below
     assert all(cfg["secretAsEnv"][0]["secretName"] == "bakeoff-s3" for cfg in k8s.values())
     assert all(cfg["secretAsEnv"][0]["keyToEnv"] == expected for cfg in k8s.values())
-    assert container(spec, spec.root.dag.tasks["prepare"])[1]["env"][0]["value"] == custom["s3_endpoint"]
+    assert container(spec, handled(spec)["prepare"])[1]["env"][0]["value"] == custom["s3_endpoint"]
 
     out = tmp_path / "generic.yaml"
     result = bakeoff("compile", "--generic", "-o", str(out), "--secret-name", "other", "--access-key-field", "ak",
@@ -164,25 +190,26 @@ def test_the_kfp_section_and_cli_flags_set_endpoint_secret_and_keys(tmp_path: Pa
     assert result.code == 0, result.stderr
     spec, k8s = parse(out.read_text())
     assert {cfg["secretAsEnv"][0]["secretName"] for cfg in k8s.values()} == {"other"}
-    assert spec.root.dag.tasks["for-loop-1"].iterator_policy.parallelism_limit == 2
+    assert handled(spec)["for-loop-2"].iterator_policy.parallelism_limit == 2
     assert "ghcr.io/x/bakeoff:1.2" in out.read_text() and "http://s3.internal:9000" in out.read_text()
 
 
 def test_generic_pipeline_fans_out_over_prepares_model_list_with_a_parallelism_limit() -> None:
     spec, k8s = parse(compile_generic(KfpSettings(parallelism=3)))
-    tasks = spec.root.dag.tasks
-    assert set(tasks) == {"prepare", "for-loop-1", "compare"}
-    loop = tasks["for-loop-1"]
+    assert set(spec.root.dag.tasks) == {"exit-handler-1", "compare"}
+    tasks = handled(spec)
+    assert set(tasks) == {"prepare", "for-loop-2"}
+    loop = tasks["for-loop-2"]
     assert loop.iterator_policy.parallelism_limit == 3
     assert loop.parameter_iterator.items.input_parameter == "pipelinechannel--prepare-models"
     assert loop.inputs.parameters["pipelinechannel--prepare-models"].task_output_parameter.output_parameter_key == "models"
-    assert set(tasks["compare"].dependent_tasks) == {"for-loop-1", "prepare"}
-    assert tasks["compare"].trigger_policy.strategy == ALL_UPSTREAM
-    assert tasks["prepare"].inputs.parameters["expect_models"].runtime_value.constant.string_value == ""
+    assert constant(tasks["prepare"], "expect_models") == ""
     train = spec.components[loop.component_ref.name].dag.tasks["train"]
     assert train.caching_options.enable_cache
-    assert train.inputs.parameters["model"].component_input_parameter == "pipelinechannel--prepare-models-loop-item"
-    for name in ("fingerprint", "config_digest"):
+    for name in ("model", "spec", "timeout"):  # each loop item's own
+        assert train.inputs.parameters[name].component_input_parameter == "pipelinechannel--prepare-models-loop-item"
+        assert train.inputs.parameters[name].parameter_expression_selector == f'parseJson(string_value)["{name}"]'
+    for name in ("store", "context"):
         channel = train.inputs.parameters[name].component_input_parameter
         assert loop.inputs.parameters[channel].task_output_parameter.producer_task == "prepare"
     assert len(k8s) == 3 and all(cfg["secretAsEnv"][0]["secretName"] == "mlpipeline-minio-artifact"
@@ -247,10 +274,9 @@ def test_committed_components_are_reusable_in_another_pipeline(tmp_path: Path) -
 
     @dsl.pipeline(name="two-models")
     def two_models(config_uri: str) -> None:
-        p = prepare(config_uri=config_uri)
-        for model in ("logistic", "forest"):
-            train(run_uri=p.outputs["run"], model=model, fingerprint=p.outputs["fingerprint"],
-                  config_digest=p.outputs["config_digest"])
+        p = prepare(config_uri=config_uri, run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+        for model, spec in (("logistic", "a" * 64), ("forest", "b" * 64)):
+            train(store=p.outputs["store"], context=p.outputs["context"], spec=spec, model=model)
 
     out = tmp_path / "two.yaml"
     compiler.Compiler().compile(two_models, str(out))

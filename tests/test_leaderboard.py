@@ -11,6 +11,7 @@ import yaml
 
 from bakeoff import leaderboard
 from bakeoff.metrics import REGISTRY, Outcome, bootstrap_ci, bootstrap_draws, difference_ci, same_rows
+from bakeoff.records import ModelResult
 from conftest import bakeoff
 
 rng = np.random.default_rng(0)
@@ -23,11 +24,11 @@ def noisy(accuracy: float, seed: int) -> Outcome:
     return Outcome.of(Y, np.where(flip, 1 - Y, Y), None, np.array([0, 1]))
 
 
-def result(o: Outcome, valid: float | None = None) -> dict:
+def result(o: Outcome, valid: float | None = None) -> ModelResult:
     acc = REGISTRY["accuracy"](o)
-    return {"status": "ok", "metrics": {"test": {"accuracy": acc}, "valid": {"accuracy": valid or acc}},
-            "ci": list(bootstrap_ci(REGISTRY["accuracy"], o)), "fit_seconds": 1.0,
-            "predict_seconds": 0.002, "predict_rows": 400, "params": {}}
+    return ModelResult("m", "X", "ok", metrics={"test": {"accuracy": acc}, "valid": {"accuracy": valid or acc}},
+                       ci=bootstrap_ci(REGISTRY["accuracy"], o), fit_seconds=1.0, predict_seconds=0.002,
+                       predict_rows=400)
 
 
 def paired(a: Outcome, b: Outcome) -> tuple[float, float] | None:
@@ -54,8 +55,8 @@ def test_paired_interval_is_narrower_than_the_separate_ones() -> None:
 def test_ties_clear_losers_and_overfitting_are_marked() -> None:
     best, close, poor = noisy(0.90, 1), noisy(0.895, 2), noisy(0.70, 3)
     models = [("poor", "X", result(poor)), ("best", "X", result(best, valid=0.99)), ("close", "X", result(close)),
-              ("broken", "X", {"status": "failed", "error": "ValueError: boom"}), ("gone", "X", None)]
-    board = leaderboard.build("r", "e", "classification", "accuracy", [], models,
+              ("broken", "X", ModelResult("broken", "X", "failed", error="ValueError: boom")), ("gone", "X", None)]
+    board = leaderboard.build("r", "e", "classification", ["accuracy"], models,
                               {"best": best, "close": close, "poor": poor})
     rows = {r.model: r for r in board.rows}
     assert [r.model for r in board.rows] == ["best", "close", "poor", "broken", "gone"]

@@ -66,7 +66,7 @@ def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: 
         port = s.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setattr(storage.time, "sleep", lambda _: None)
-    with pytest.raises(UserError, match="cannot reach S3 at http://127.0.0.1:.*; check AWS_ENDPOINT_URL"):
+    with pytest.raises(UserError, match=r"cannot reach S3 at http://127.0.0.1:.*; check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\)"):
         open_store("s3://bucket").read_bytes("x")
 
 

@@ -25,13 +25,15 @@ import numpy as np
 import pytest
 import yaml
 
-from bakeoff import modeling, steps, tracking
-from bakeoff.data import Schema, read_split
+from bakeoff import steps, tracking
+from bakeoff.data import read_split
 from bakeoff.errors import UserError
 from bakeoff.examples import EXAMPLES, config_text
+from bakeoff.records import ModelResult, Prepared
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment, parse_experiment
 from bakeoff.storage import LocalStore
+from bakeoff.supervise import record_failure
 
 from conftest import BIN, S3Server, _free_port
 
@@ -119,9 +121,10 @@ def _config(tmp: Path, tracking_spec: dict[str, Any] | None) -> Experiment:
 class Tracked:
     exp: Experiment
     run: Run
+    prepared: Prepared
     parent: str
     children: dict[str, str]
-    results: dict[str, dict[str, Any]]
+    results: dict[str, ModelResult]
     board: Any
     registered: dict[str, Any]
     X_raw: Any  # raw test rows, for predictions
@@ -129,37 +132,27 @@ class Tracked:
 
 @pytest.fixture(scope="module")
 def tracked(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tracked]:
-    """The bake-off through the real steps (untracked config), then through tracking as the steps
-    hand results over: start_parent after prepare, log_model per model, log_leaderboard in compare."""
+    """The bake-off through the real steps with tracking on: prepare starts the parent, each
+    train logs its own run, a model whose process died is recorded as its supervisor does, and
+    compare hangs the children under the parent and registers the champion."""
     tmp = tmp_path_factory.mktemp("tracked")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(tracking.ENV_URI, raising=False)
         for key, value in SECRETS.items():
             mp.setenv(key, value)
-        plain = _config(tmp, None)
         exp = _config(tmp, {"mlflow_uri": mlflow_uri, "experiment": "bakeoff-tests", "register": REGISTERED})
-        run = create_run(LocalStore(tmp / "store"), plain)
-        steps.prepare(run.uri)
-        parent = tracking.start_parent(exp, run)
-        assert parent is not None
-        prepared = run.read_json("prepared.json")
-        schema = Schema.from_dict(prepared["schema"])
-        X_train = read_split(run.store, prepared["fingerprint"], "train")[schema.features]
-        children, results = {}, {}
-        for name in ("logistic", "knn"):
-            result = steps.train(run.uri, name, threads=1, use_cache=False)
-            pipeline = modeling.loads(run.store.read_bytes(run.key("models", name, steps.MODEL)))
-            children[name] = tracking.log_model(exp, run, parent, result, pipeline, X_train.head(5))
-            results[name] = result | {"mlflow_run_id": children[name]}
-            run.write_json(results[name], "models", name, steps.RESULT)
-        steps.record_failure(run.uri, "broken", "process killed (out of memory?)")
-        results["broken"] = run.read_json("models", "broken", steps.RESULT)
-        children["broken"] = tracking.log_model(exp, run, parent, results["broken"], None, None)
+        run = create_run(LocalStore(tmp / "store"), exp)
+        prepared = steps.prepare(run.uri)
+        assert prepared.mlflow_parent_run_id is not None
+        results = {name: steps.train(run.store.root, prepared.jobs[name], name, threads=1)
+                   for name in ("logistic", "knn")}
+        results["broken"] = record_failure(run.store.root, prepared.jobs["broken"], "broken", "a1",
+                                           "process killed (out of memory?)")
         board = steps.compare(run.uri)
-        reports = {n: run.store.read_bytes(run.key(n)) for n in ("leaderboard.json", "report.html", "report.md")}
-        registered = tracking.log_leaderboard(exp, run, parent, board, reports)
-        X_raw = read_split(run.store, prepared["fingerprint"], "test")[schema.features]
-        yield Tracked(exp, run, parent, children, results, board, registered, X_raw)
+        X_raw = read_split(run.store, prepared.fingerprint, "test")[prepared.table.features]
+        children = {name: r.mlflow_run_id for name, r in results.items()}
+        yield Tracked(exp, run, prepared, prepared.mlflow_parent_run_id, children, results, board,
+                      board.registered, X_raw)
 
 
 @pytest.fixture(scope="module")
@@ -198,13 +191,14 @@ def test_each_model_is_a_child_run_with_params_and_metrics(tracked: Tracked, cli
     logistic = client.get_run(tracked.children["logistic"])
     result = tracked.results["logistic"]
     assert logistic.info.status == "FINISHED"
+    assert logistic.data.tags[tracking.TAG_JOB] == tracked.prepared.jobs["logistic"]
     for split in ("valid", "test"):
-        for metric, value in result["metrics"][split].items():
+        for metric, value in result.metrics[split].items():
             assert logistic.data.metrics[f"{split}_{metric}"] == pytest.approx(value)
-    assert logistic.data.metrics["fit_seconds"] == pytest.approx(result["fit_seconds"])
-    assert logistic.data.metrics["test_roc_auc_ci_low"] == pytest.approx(result["ci"][0])
+    assert logistic.data.metrics["fit_seconds"] == pytest.approx(result.fit_seconds)
+    assert logistic.data.metrics["test_roc_auc_ci_low"] == pytest.approx(result.ci[0])
     assert logistic.data.params["estimator"] == "LogisticRegression"
-    assert float(logistic.data.params["C"]) == pytest.approx(result["params"]["C"])  # the tuned C
+    assert float(logistic.data.params["C"]) == pytest.approx(result.params["C"])  # the tuned C
     assert logistic.data.params["max_iter"] == "2000"
     knn = client.get_run(tracked.children["knn"])
     assert knn.data.params["n_neighbors"] == "7"
@@ -222,7 +216,7 @@ def test_trial_history_is_an_artifact_and_a_metric_history(tracked: Tracked, cli
     run_id = tracked.children["logistic"]
     local = client.download_artifacts(run_id, tracking.TRIALS_ARTIFACT)
     trials = json.loads(Path(local).read_text())
-    assert trials == json.loads(json.dumps(tracked.results["logistic"]["search"]["trials"]))
+    assert trials == json.loads(json.dumps(tracked.results["logistic"].search["trials"]))
     assert len(trials) == 4
     history = client.get_metric_history(run_id, "search_trial_score")
     assert sorted(m.step for m in history) == [t["number"] for t in trials if t["score"] is not None]
@@ -267,7 +261,7 @@ def test_champion_is_registered_with_alias_and_loads_without_pickle(
     monkeypatch.setattr(cloudpickle, "loads", refuse)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)  # undone after the test, unlike set_tracking_uri
     model = mlflow.sklearn.load_model(f"models:/{REGISTERED}@champion")
-    saved = modeling.loads(tracked.run.store.read_bytes(tracked.run.key("models", leader, steps.MODEL)))
+    saved = tracked.run.pipeline(leader)
     rows = tracked.X_raw.head(20)
     assert list(model.predict(rows)) == list(saved.predict(rows))
     assert np.allclose(model.predict_proba(rows), saved.predict_proba(rows))
@@ -286,7 +280,8 @@ def test_champion_is_registered_with_alias_and_loads_without_pickle(
 def test_reruns_reuse_the_parent_and_the_version(tracked: Tracked) -> None:
     assert tracking.start_parent(tracked.exp, tracked.run) == tracked.parent
     reports = {"report.md": b"# again\n"}
-    again = tracking.log_leaderboard(tracked.exp, tracked.run, tracked.parent, tracked.board, reports)
+    again = tracking.log_leaderboard(tracked.exp, tracked.run, tracked.prepared, tracked.results, tracked.board,
+                                     reports)
     assert again == tracked.registered
 
 
@@ -318,12 +313,12 @@ def test_unreachable_server_is_a_one_line_user_error(tmp_path: Path, monkeypatch
 
 def test_uri_comes_from_the_config_then_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(tracking.ENV_URI, raising=False)
-    assert tracking.tracking_uri(_config(tmp_path, None)) is None
+    assert tracking.tracking_uri(_config(tmp_path, None).tracking) is None
     monkeypatch.setenv(tracking.ENV_URI, "http://env:5000")
-    assert tracking.tracking_uri(_config(tmp_path, None)) == "http://env:5000"
-    assert tracking.tracking_uri(_config(tmp_path, {"mlflow_uri": "http://cfg:5000"})) == "http://cfg:5000"
+    assert tracking.tracking_uri(_config(tmp_path, None).tracking) == "http://env:5000"
+    assert tracking.tracking_uri(_config(tmp_path, {"mlflow_uri": "http://cfg:5000"}).tracking) == "http://cfg:5000"
     monkeypatch.setenv(tracking.ENV_URI, "")
-    assert tracking.tracking_uri(_config(tmp_path, None)) is None
+    assert tracking.tracking_uri(_config(tmp_path, None).tracking) is None
 
 
 def test_without_a_uri_nothing_is_imported_or_logged(tmp_path: Path) -> None:
@@ -331,16 +326,18 @@ def test_without_a_uri_nothing_is_imported_or_logged(tmp_path: Path) -> None:
 import sys
 from bakeoff import tracking
 from bakeoff.examples import config_text
+from bakeoff.records import Context, Job, ModelResult, Schema
 from bakeoff.runs import create_run
 from bakeoff.spec import parse_yaml
 from bakeoff.storage import LocalStore
 
 exp = parse_yaml(config_text("breast-cancer"))
 run = create_run(LocalStore(sys.argv[1]), exp)
-assert tracking.tracking_uri(exp) is None
+job = Job(Context("fp", Schema("y", "regression", ["x"], [], None), "rmse", (), 0, "code"), exp.models[0].spec(), "e")
+assert tracking.tracking_uri(exp.tracking) is None
 assert tracking.start_parent(exp, run) is None
-assert tracking.log_model(exp, run, None, {"model": "logistic", "status": "ok"}, object(), None) is None
-assert tracking.log_leaderboard(exp, run, None, object(), {}) is None
+assert tracking.log_model(job, ModelResult("logistic", "LogisticRegression", "ok"), object(), None) is None
+assert tracking.log_leaderboard(exp, run, None, {}, object(), {}) is None
 assert "mlflow" not in sys.modules, "mlflow was imported"
 """
     env = {k: v for k, v in os.environ.items() if k != tracking.ENV_URI}
@@ -349,8 +346,6 @@ assert "mlflow" not in sys.modules, "mlflow was imported"
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif("tracking." not in Path(steps.__file__).read_text(),
-                    reason="steps.py does not call bakeoff.tracking yet")
 def test_the_steps_track_a_run_end_to_end(mlflow_uri: str, client, tmp_path: Path,  # noqa: ANN001
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Once the steps are wired: prepare starts the parent, train logs the children, compare
@@ -360,12 +355,13 @@ def test_the_steps_track_a_run_end_to_end(mlflow_uri: str, client, tmp_path: Pat
                              "register": "steps-champion"})
     exp = exp.model_copy(update={"models": [m for m in exp.models if m.name == "knn"]})
     run = create_run(LocalStore(tmp_path / "store"), exp)
-    steps.prepare(run.uri)
-    parent = run.read_json("prepared.json")["mlflow_parent_run_id"]
-    result = steps.train(run.uri, "knn", threads=1, use_cache=False)
-    child = run.read_json("models", "knn", steps.RESULT)["mlflow_run_id"]
-    assert result["status"] == "ok"
-    assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
+    prepared = steps.prepare(run.uri)
+    parent = prepared.mlflow_parent_run_id
+    result = steps.train(run.store.root, prepared.jobs["knn"], "knn", threads=1)
+    child = result.mlflow_run_id
+    assert result.ok and "mlflow.parentRunId" not in client.get_run(child).data.tags  # train knows no run
     steps.compare(run.uri)
+    assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
+    assert run.result("knn").mlflow_run_id == child
     assert client.get_run(parent).info.status == "FINISHED"
     assert client.get_model_version_by_alias("steps-champion", "champion").run_id == child

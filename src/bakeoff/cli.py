@@ -129,46 +129,91 @@ class StepName(str, Enum):
 @app.command()
 def step(
     name: Annotated[StepName, typer.Argument(help="Which step to run.")],
-    run_uri: Annotated[Optional[str], typer.Option("--run-uri", help="<store>/runs/<run_id>; the step reads its config there (prepare: optional with --config-uri).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The model to train (train only).")] = None,
+    run_uri: Annotated[Optional[str], typer.Option("--run-uri", help="<store>/runs/<run_id>; the step reads its config there (prepare, compare: optional with --config-uri and --run-id).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model to train (train).")] = None,
     threads: Annotated[Optional[int], typer.Option(min=1, help="Thread budget (train; default: usable CPUs of this container).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Train even if an identical result exists (train).")] = False,
-    fingerprint: Annotated[Optional[str], typer.Option(help="Expected data fingerprint (train; KFP cache key).")] = None,
-    config_digest: Annotated[Optional[str], typer.Option(help="Expected config digest (train; KFP cache key).")] = None,
-    config_uri: Annotated[Optional[str], typer.Option(help="Copy this config into the run first (prepare; KFP).")] = None,
-    run_id: Annotated[Optional[str], typer.Option(help="Run id when --config-uri comes without --run-uri (prepare; KFP passes its run id).")] = None,
-    expect_models: Annotated[Optional[str], typer.Option(help="Comma-separated model names the config must have (prepare; KFP).")] = None,
+    config_uri: Annotated[Optional[str], typer.Option(help="Copy this config into the run first (prepare; compare finds the same run; KFP).")] = None,
+    run_id: Annotated[Optional[str], typer.Option(help="Run id when --config-uri comes without --run-uri (prepare, compare; KFP passes its run id).")] = None,
+    expect_models: Annotated[Optional[str], typer.Option(help="NAME=SPEC_DIGEST,… the config must have (prepare; a per-model KFP pipeline).")] = None,
+    store: Annotated[Optional[str], typer.Option(help="Store root, instead of --run-uri (train; KFP: a train task knows no run).")] = None,
+    context: Annotated[Optional[str], typer.Option(help="Job context digest from prepare (train, with --store).")] = None,
+    spec: Annotated[Optional[str], typer.Option(help="The model's spec digest (train, with --store).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(min=0, help="Seconds before the model is stopped; 0 for none (train, with --store).")] = None,
+    placement: Annotated[Optional[str], typer.Option(help="The pod's placement as JSON, recorded with the result (train, with --store).")] = None,
     kfp_output: Annotated[Optional[list[str]], typer.Option(help="NAME=PATH: also write output NAME to PATH, for KFP (prepare, compare; repeatable).")] = None,
     executor_input: Annotated[Optional[str], typer.Option(help="KFP's executor input, {{$}}: publish metrics to the Kubeflow UI (train).")] = None,
 ) -> None:
-    """Run one step of a run. This is the contract container images and KFP components call."""
-    from bakeoff import steps
+    """Run one step of a run. This is the contract container images and KFP components call.
+
+    A model that fails is a result (a failed row), not an error: train exits 0 once it has
+    recorded the outcome. Only the store failing, or a mistake in the arguments, exits non-zero.
+    """
     from bakeoff.kfp import stepio
 
     outputs = stepio.parse_outputs(name.value, kfp_output or [])
     if name is StepName.prepare:
-        run_uri = stepio.resolve_run(run_uri, config_uri, run_id, expect_models)
-        p = steps.prepare(run_uri)
-        typer.echo(json.dumps({"run_uri": run_uri, "fingerprint": p.fingerprint, "config_digest": p.config_digest,
-                               "models": p.models, "reused": p.reused}))
-        stepio.write_outputs(outputs, {"run": run_uri, "fingerprint": p.fingerprint,
-                                       "config_digest": p.config_digest, "models": p.models})
+        from bakeoff import steps
+        from bakeoff.runs import Run
+
+        run = Run.from_uri(stepio.resolve_run(run_uri, config_uri, run_id, expect_models))
+        p = steps.prepare(run.uri)
+        typer.echo(json.dumps({"run_uri": run.uri, "fingerprint": p.fingerprint, "models": p.models,
+                               "reused": p.reused}))
+        stepio.write_outputs(outputs, stepio.prepare_outputs(run, run.config(), p))
     elif name is StepName.train:
-        if not model:
-            raise UserError("--model: required by `bakeoff step train`; name one of the config's models")
-        run_uri = stepio.require_run_uri(run_uri)
-        result = steps.train(run_uri, model, threads=threads, use_cache=not no_cache,
-                             fingerprint=fingerprint, config_digest=config_digest)
-        typer.echo(json.dumps({k: result.get(k) for k in ("model", "status", "error", "metrics", "cached_from")}))
-        if result["status"] != "ok":
-            raise typer.Exit(1)
-        if executor_input:
-            stepio.publish_train(executor_input, run_uri, model, result)
+        _train_step(run_uri, model, store, context, spec, timeout, placement, threads=threads,
+                    use_cache=not no_cache, executor_input=executor_input)
     else:
-        run_uri = stepio.require_run_uri(run_uri)
-        _console().print(steps.compare(run_uri))
+        from bakeoff import steps
+
+        run = stepio.locate_run(run_uri or None, config_uri or None, run_id or None)
+        _console().print(steps.compare(run.uri))
         if outputs:
-            stepio.write_outputs(outputs, stepio.compare_outputs(run_uri))
+            stepio.write_outputs(outputs, stepio.compare_outputs(run))
+
+
+def _train_step(run_uri: str | None, model: str | None, store: str | None, context: str | None,
+                spec: str | None, timeout: float | None, placement: str | None, *, threads: int | None,
+                use_cache: bool, executor_input: str | None) -> None:
+    """`step train` in either form: a model of a run, or (KFP) a job named by its digests."""
+    from bakeoff import records, steps
+    from bakeoff.kfp import stepio
+    from bakeoff.runs import Run
+    from bakeoff.storage import open_store
+    from bakeoff.supervise import train_or_reuse
+
+    if not model:
+        raise UserError("--model: required by `bakeoff step train`; name one of the config's models")
+    if store is not None:  # a KFP train task: no run, a job
+        if not spec and "=" in model:  # a loop over literal items passes NAME=SPEC_DIGEST
+            model, _, spec = model.partition("=")
+        if not context or not spec:
+            raise UserError("--context, --spec: required with --store; a pipeline passes prepare's context "
+                            "and the model's spec digest")
+        job = records.job_id(context, spec)
+        opened = open_store(store)
+        table = records.read_job(opened, job).context.table
+        pod = stepio.parse_placement(placement)
+        result = train_or_reuse(opened.root, job, model, use_cache=use_cache, threads=threads,
+                                timeout=timeout or None, placement={**pod, "timeout": timeout or None})
+        if executor_input:
+            stepio.publish_train(executor_input, opened, table, result)
+    else:
+        run = Run.from_uri(stepio.require_run_uri(run_uri))
+        prepared = run.prepared()
+        if model not in prepared.jobs:
+            from bakeoff.errors import did_you_mean
+
+            raise UserError(f"--model: no model named {model!r} in run {run.run_id}"
+                            f"{did_you_mean(model, prepared.jobs)}")
+        limit = run.config().model(model).timeout
+        train_or_reuse(run.store.root, prepared.jobs[model], model, use_cache=use_cache, threads=threads,
+                       timeout=limit, placement={"timeout": limit})
+        result = steps.record(run, prepared, model)
+        assert result is not None  # train_or_reuse always leaves a result
+    typer.echo(json.dumps({"model": model, "status": result.status, "error": result.error,
+                           "metrics": result.metrics, "cached": result.cached, "job": result.job}))
 
 
 class Format(str, Enum):
@@ -285,7 +330,7 @@ TokenOption = Annotated[Optional[str], typer.Option(
     "--token", envvar="KF_PIPELINES_TOKEN", show_envvar=True,
     help="Bearer token (in a pod: KF_PIPELINES_SA_TOKEN_PATH names a token file instead).")]
 CookieOption = Annotated[Optional[str], typer.Option(
-    "--cookie", envvar="KF_PIPELINES_COOKIE", help="Session cookie, such as authservice_session=….")]
+    "--cookie", envvar="KF_PIPELINES_COOKIE", help="Session cookie: oauth2_proxy_kubeflow=… (Kubeflow 1.9 and newer) or authservice_session=… (before).")]
 NamespaceOption = Annotated[Optional[str], typer.Option(
     "--namespace", help="Profile namespace (multi-user Kubeflow).")]
 ImageOption = Annotated[Optional[str], typer.Option(help="Image of every step (default: kfp.image).")]

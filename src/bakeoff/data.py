@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bakeoff.catalog import Task
+from bakeoff.records import Schema
 from bakeoff.errors import UserError, did_you_mean
 from bakeoff.spec import DatasetSpec, SplitSpec
 from bakeoff.storage import ObjectStore
@@ -27,25 +28,6 @@ SPLITS = ("train", "valid", "test")
 PARQUET_MAGIC = b"PAR1"
 # An integer target with at most this many distinct values is read as class labels.
 MAX_CLASSES_FOR_AUTO = 20
-
-
-@dataclass(frozen=True)
-class Schema:
-    """What the model step needs to know about the columns, decided once at prepare."""
-
-    target: str
-    task: Task
-    numeric: list[str]
-    categorical: list[str]
-    classes: list[str | int | float] | None
-
-    @property
-    def features(self) -> list[str]:
-        return self.numeric + self.categorical
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Schema:
-        return cls(**d)
 
 
 def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:

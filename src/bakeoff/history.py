@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff import leaderboard
+from bakeoff import leaderboard, records
 from bakeoff.errors import UserError
-from bakeoff.metrics import Outcome
 from bakeoff.runs import Run
-from bakeoff.steps import PREDICTIONS, RESULT
-from bakeoff.storage import MissingObject
 
 
 def _differing(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -35,12 +32,11 @@ def compare_runs(runs: list[Run]) -> leaderboard.Leaderboard:
         for row in board.rows:
             key = f"{row.model}@{run.run_id}"
             row.run_id, row.vs_leader, row.tied, row.rank = run.run_id, None, None, None
-            if row.status == "ok":
-                try:
-                    outcomes[key] = Outcome.from_npz(run.store.read_bytes(run.key("models", row.model, PREDICTIONS)))
-                except MissingObject:
-                    pass
-                row.params = run.read_json("models", row.model, RESULT).get("params") or {}
+            result = run.result(row.model) if row.status == "ok" else None
+            if result is not None:
+                if (outcome := records.load_outcome(run.store, result)) is not None:
+                    outcomes[key] = outcome
+                row.params = result.params
             rows.append((key, row))
     for name in {row.model for _, row in rows}:  # a model's params, compared with its other runs
         same_model = [row for _, row in rows if row.model == name]

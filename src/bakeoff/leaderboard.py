@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.metrics import REGISTRY, Outcome, bootstrap_draws, difference_ci, same_rows
+
+if TYPE_CHECKING:
+    from bakeoff.records import ModelResult
 
 
 @dataclass
@@ -75,24 +78,24 @@ def _finite(pair: Any) -> tuple[float, float] | None:
     return tuple(pair) if pair and not any(math.isnan(v) for v in pair) else None  # type: ignore[return-value]
 
 
-def row_from_result(name: str, estimator: str, result: dict[str, Any] | None, primary: str) -> Row:
+def row_from_result(name: str, estimator: str, result: ModelResult | None, primary: str) -> Row:
     if result is None:
-        return Row(name, estimator, "missing", error="no result.json; the train step never finished")
-    if result["status"] != "ok":
-        return Row(name, estimator, "failed", error=result.get("error"), fit_seconds=result.get("fit_seconds"),
-                   params=result.get("params") or {})
-    test = result["metrics"]["test"]
-    rows = result.get("predict_rows") or 0
+        return Row(name, estimator, "missing", error="no result: its train step never finished")
+    if not result.ok:
+        return Row(name, estimator, "failed", error=result.error, fit_seconds=result.fit_seconds,
+                   params=result.params, cached=result.cached)
+    test = result.metrics.get("test") or {}
     row = Row(
         name, estimator, "ok",
         primary=test.get(primary),
-        ci=_finite(result.get("ci")),
-        valid_primary=result["metrics"]["valid"].get(primary),
+        ci=_finite(result.ci),
+        valid_primary=result.score(primary, "valid"),
         test=test,
-        fit_seconds=result.get("fit_seconds"),
-        predict_ms_per_1k=1000 * result["predict_seconds"] / rows * 1000 if rows else None,
-        params=result.get("params") or {},
-        cached=bool(result.get("cached_from")),
+        fit_seconds=result.fit_seconds,
+        predict_ms_per_1k=1e6 * result.predict_seconds / result.predict_rows
+        if result.predict_rows and result.predict_seconds is not None else None,
+        params=result.params,
+        cached=result.cached,
     )
     if row.ci and row.valid_primary is not None:
         low, high = row.ci
@@ -111,14 +114,16 @@ def rank(rows: list[Row], primary: str) -> list[Row]:
     return scored + [r for r in rows if r not in scored]
 
 
-def build(run_id: str, experiment: str, task: str, primary: str, others: list[str],
-          models: list[tuple[str, str, dict[str, Any] | None]], outcomes: dict[str, Outcome],
+def build(run_id: str, experiment: str, task: str, metrics: list[str],
+          models: list[tuple[str, str, ModelResult | None]], outcomes: dict[str, Outcome],
           *, seed: int = 0) -> Leaderboard:
-    """Rank ``(name, estimator, result-or-None)`` triples, then compare each to the leader on the
-    same bootstrap resamples of the test rows (``outcomes``: test predictions by model name)."""
+    """Rank ``(name, estimator, result-or-None)`` triples on ``metrics[0]``, then compare each to
+    the leader on the same bootstrap resamples of the test rows (``outcomes``: test predictions
+    by model name)."""
+    primary = metrics[0]
     rows = rank([row_from_result(name, est, result, primary) for name, est, result in models], primary)
     compare_to_leader(rows, outcomes, primary, seed=seed)
-    return Leaderboard(run_id, experiment, task, primary, REGISTRY[primary].direction, [primary, *others], rows)
+    return Leaderboard(run_id, experiment, task, primary, REGISTRY[primary].direction, list(metrics), rows)
 
 
 def compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0,

@@ -19,6 +19,7 @@ from bakeoff.storage import MissingObject, ObjectStore, open_store
 
 if TYPE_CHECKING:
     from bakeoff.leaderboard import Leaderboard
+    from bakeoff.records import ModelResult, Prepared
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PARSED: dict[bytes, Experiment] = {}
@@ -72,6 +73,44 @@ class Run:
                             f"`bakeoff step compare --run-uri {self.uri}`")
         return board
 
+    def prepared(self) -> Prepared:
+        """What prepare decided for this run; an error naming the fix when it never finished."""
+        from bakeoff import records
+
+        data = records.load(self.store, self.key("prepared.json"))
+        if data is None:
+            raise UserError(f"--run-uri: run {self.run_id} was never prepared (prepared.json is missing "
+                            "or unreadable): its prepare step failed (read its log) or never ran; run "
+                            f"`bakeoff step prepare --run-uri {self.uri}`")
+        return records.Prepared.from_dict(data)
+
+    def write_prepared(self, prepared: Prepared) -> None:
+        from bakeoff import records
+
+        self.store.write_bytes(self.key("prepared.json"), records.dumps(prepared.to_dict()))
+
+    def result(self, model: str) -> ModelResult | None:
+        """This run's view of one model's outcome, once compare (or the runner) recorded it."""
+        from bakeoff import records
+
+        data = records.load(self.store, self.key("models", model, records.RESULT))
+        return None if data is None else records.ModelResult.from_dict(data)
+
+    def pipeline(self, model: str) -> Any:
+        """A model's fitted Pipeline, checked against its sha256 and loaded with skops' allowlist."""
+        from bakeoff import modeling, records
+
+        result = self.result(model)
+        if result is None or "model" not in result.artifacts:
+            raise UserError(f"--model: {model!r} has no saved model in run {self.run_id} (it failed, or "
+                            "compare has not recorded it yet)")
+        return modeling.loads(records.read_artifact(self.store, result.artifacts["model"]))
+
+    def write_result(self, result: ModelResult) -> None:
+        from bakeoff import records
+
+        self.store.write_bytes(self.key("models", result.model, records.RESULT), records.dumps(result.to_dict()))
+
     def read_json(self, *parts: str) -> Any:
         return json.loads(self.store.read_bytes(self.key(*parts)))
 
@@ -85,8 +124,19 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
+def checked_run_id(run_id: str, field: str = "--run-id") -> str:
+    """A run id that names one folder of runs/ and nothing else, checked before anything is written."""
+    if "{{" in run_id:  # a KFP placeholder nobody substituted
+        raise UserError(f"{field}: {run_id!r} is a Kubeflow placeholder the backend did not substitute; "
+                        "{{$.pipeline_job_uuid}} needs Kubeflow Pipelines 2.5 or newer")
+    if not RUN_ID_PATTERN.match(run_id):
+        raise UserError(f"{field}: {run_id!r} is not a run id; use letters, digits, '.', '_' and '-', "
+                        "starting with a letter or digit")
+    return run_id
+
+
 def create_run(store: ObjectStore, exp: Experiment, run_id: str | None = None) -> Run:
-    run = Run(store, run_id or new_run_id())
+    run = Run(store, checked_run_id(run_id) if run_id else new_run_id())
     store.write_bytes(run.key("config.yaml"), exp.to_yaml().encode())
     return run
 

@@ -149,9 +149,26 @@ class ModelSpec(_Strict):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
 
+    def spec(self) -> dict[str, Any]:
+        """What this model computes; its name and placement (resources, image…) are left out."""
+        return self.model_dump(mode="json", include={"estimator", "params", "search"})
+
     def digest(self) -> str:
-        """Identity of what this model computes; placement (resources, image…) is left out."""
-        return _digest(self.model_dump(mode="json", include={"estimator", "params", "search"}))
+        return digest(self.spec())
+
+    def placement(self, default: Resources) -> dict[str, Any]:
+        """Where and how long this model's pod runs: resources (each field falling back to
+        ``default``), node selector, tolerations and timeout. It decides whether the model can
+        finish (memory, deadline), so it is part of a Kubeflow train task's cache key."""
+        def amounts(d: ResourceAmounts, o: ResourceAmounts) -> ResourceAmounts:
+            return ResourceAmounts(cpu=o.cpu or d.cpu, memory=o.memory or d.memory)
+
+        resources = Resources(requests=amounts(default.requests, self.resources.requests),
+                              limits=amounts(default.limits, self.resources.limits))
+        return {"resources": resources.model_dump(mode="json", exclude_none=True),
+                "node_selector": self.node_selector,
+                "tolerations": [t.model_dump(mode="json", exclude_none=True) for t in self.tolerations],
+                "timeout": self.timeout}
 
 
 class RuntimeSpec(_Strict):
@@ -227,14 +244,16 @@ class Experiment(_Strict):
         return primary, [m for m in others if m != primary]
 
     def digest(self) -> str:
-        return _digest(self.model_dump(mode="json"))
+        return digest(self.model_dump(mode="json"))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+def digest(obj: Any) -> str:
+    """sha256 of a JSON-able value, independent of key order: the identity of configs, model
+    specs, job contexts and placements."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # -- validation ---------------------------------------------------------------------------------

@@ -4,16 +4,21 @@ Every write is atomic: a reader sees the old object or the new one, never half o
 folder that is a temporary file plus ``os.replace`` (as kfp's local cache does); on S3 a PUT is
 already all-or-nothing. S3 endpoint and credentials come from the environment only, so configs and
 compiled pipelines never hold a secret.
+
+This module is also the one place that knows what a URI means: ``is_local``, ``local_path``,
+``locate`` and ``open_store`` answer "where is this?" for every other module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 from urllib.parse import urlparse
@@ -22,12 +27,44 @@ from bakeoff.errors import UserError
 
 T = TypeVar("T")
 
-# The same variables boto3, the AWS CLI and MLflow read, so one set of settings serves them all.
-ENV_ENDPOINT = "AWS_ENDPOINT_URL"
-ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
-ENV_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
-ENV_SESSION_TOKEN = "AWS_SESSION_TOKEN"
-ENV_REGION = "AWS_REGION"
+
+@dataclass(frozen=True)
+class EnvName:
+    """One S3 setting, read from bakeoff's own variable first, then from the AWS one.
+
+    The AWS names are what boto3, the AWS CLI and MLflow read, so one set of settings serves them
+    all on a laptop. Pods get only the ``BAKEOFF_S3_*`` names: KFP's launcher runs in the same
+    container as the step and reads ``AWS_*`` for its own pipeline root when that root's
+    credentials are ``fromEnv`` (kubeflow/pipelines backend/src/v2/objectstore/object_store.go,
+    ``awsconfig.LoadDefaultConfig``), so bakeoff's store keys must not replace them.
+    """
+
+    own: str
+    aws: str
+
+    def __str__(self) -> str:
+        return f"{self.own} (or {self.aws})"
+
+
+ENDPOINT = EnvName("BAKEOFF_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+ACCESS_KEY = EnvName("BAKEOFF_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+SECRET_KEY = EnvName("BAKEOFF_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+SESSION_TOKEN = EnvName("BAKEOFF_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN")
+REGION = EnvName("BAKEOFF_S3_REGION", "AWS_REGION")
+S3_ENV = (ENDPOINT, ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, REGION)
+SECRET_ENV = tuple(name for e in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN) for name in (e.own, e.aws))
+DEFAULT_ENDPOINT = "https://s3.amazonaws.com"
+
+
+def s3_endpoint() -> str:
+    return os.environ.get(ENDPOINT.own) or os.environ.get(ENDPOINT.aws) or DEFAULT_ENDPOINT
+
+
+def s3_credentials() -> tuple[str | None, str | None, str | None]:
+    """Access key, secret key and session token, all three from one family of names: mixing a
+    Secret's static keys with a session token injected for another identity would never sign."""
+    family = "own" if os.environ.get(ACCESS_KEY.own) else "aws"
+    return tuple(os.environ.get(getattr(e, family)) for e in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN))  # type: ignore[return-value]
 
 
 class ObjectStore(Protocol):
@@ -135,42 +172,42 @@ class S3Store:
         except ValueError:
             raise UserError(f"storage: {bucket!r} is not a valid S3 bucket name; use 3-63 lowercase "
                             "letters, digits, '.' and '-'") from None
-        endpoint = os.environ.get(ENV_ENDPOINT, "https://s3.amazonaws.com")
+        endpoint = s3_endpoint()
         parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
         if not parsed.netloc:
-            raise UserError(f"{ENV_ENDPOINT}: {endpoint!r} is not a URL; set it like http://127.0.0.1:9000")
+            raise UserError(f"{ENDPOINT}: {endpoint!r} is not a URL; set it like http://127.0.0.1:9000")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.root = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        access_key, secret_key, session_token = s3_credentials()
         self.client = Minio(
-            parsed.netloc,
-            access_key=os.environ.get(ENV_ACCESS_KEY),
-            secret_key=os.environ.get(ENV_SECRET_KEY),
-            session_token=os.environ.get(ENV_SESSION_TOKEN),
-            region=os.environ.get(ENV_REGION),
+            parsed.netloc, access_key=access_key, secret_key=secret_key, session_token=session_token,
+            region=os.environ.get(REGION.own) or os.environ.get(REGION.aws),
             secure=parsed.scheme == "https",
         )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _explain(self, exc: Exception, key: str) -> Exception:
-        """Turn the S3 errors a user can fix into one line that says how."""
+    @contextlib.contextmanager
+    def _explained(self, key: str) -> Iterator[None]:
+        """Turn the S3 errors a user can fix into one line that says how; the rest stay bugs."""
         from minio.error import S3Error
         from urllib3.exceptions import HTTPError as Urllib3Error
 
-        if isinstance(exc, S3Error):
+        try:
+            yield
+        except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
-                return MissingObject(self.uri(key))
+                raise MissingObject(self.uri(key)) from None
             if exc.code == "NoSuchBucket":
-                return UserError(f"{self.uri(key)}: bucket {self.bucket!r} does not exist; create it first")
+                raise UserError(f"{self.uri(key)}: bucket {self.bucket!r} does not exist; create it first") from None
             if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                return UserError(f"{self.uri(key)}: access denied ({exc.code}); check "
-                                 f"{ENV_ACCESS_KEY} and {ENV_SECRET_KEY}")
-        if isinstance(exc, Urllib3Error):
-            endpoint = os.environ.get(ENV_ENDPOINT, "https://s3.amazonaws.com")
-            return UserError(f"{self.uri(key)}: cannot reach S3 at {endpoint}; check {ENV_ENDPOINT}")
-        return exc
+                raise UserError(f"{self.uri(key)}: access denied ({exc.code}); check {ACCESS_KEY} "
+                                f"and {SECRET_KEY}") from None
+            raise
+        except Urllib3Error:
+            raise UserError(f"{self.uri(key)}: cannot reach S3 at {s3_endpoint()}; check {ENDPOINT}") from None
 
     def read_bytes(self, key: str) -> bytes:
         def get() -> bytes:
@@ -181,47 +218,53 @@ class S3Store:
                 response.close()
                 response.release_conn()
 
-        try:
+        with self._explained(key):
             return _retrying(get)
-        except Exception as exc:
-            raise self._explain(exc, key) from None
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        try:
+        with self._explained(key):
             _retrying(lambda: self.client.put_object(self.bucket, self._key(key), io.BytesIO(data), len(data)))
-        except Exception as exc:
-            raise self._explain(exc, key) from None
 
     def exists(self, key: str) -> bool:
-        from minio.error import S3Error
-
         try:
-            _retrying(lambda: self.client.stat_object(self.bucket, self._key(key)))
+            with self._explained(key):
+                _retrying(lambda: self.client.stat_object(self.bucket, self._key(key)))
             return True
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
-                return False
-            raise self._explain(exc, key) from None
-        except Exception as exc:
-            raise self._explain(exc, key) from None
+        except MissingObject:
+            return False
 
     def list(self, prefix: str) -> list[str]:
         strip = len(self.prefix) + 1 if self.prefix else 0
-        try:
+        with self._explained(prefix):
             objects = _retrying(lambda: list(self.client.list_objects(
                 self.bucket, prefix=self._key(prefix).rstrip("/") + "/", recursive=True)))
-        except Exception as exc:
-            raise self._explain(exc, prefix) from None
         return sorted(o.object_name[strip:] for o in objects)
 
     def delete(self, key: str) -> None:
-        try:
+        with self._explained(key):
             _retrying(lambda: self.client.remove_object(self.bucket, self._key(key)))
-        except Exception as exc:
-            raise self._explain(exc, key) from None
 
     def uri(self, key: str) -> str:
         return f"{self.root}/{key}"
+
+
+def is_local(uri: str) -> bool:
+    """A path or ``file://`` URI, as opposed to an object in S3."""
+    scheme = urlparse(uri).scheme
+    return scheme in ("", "file") or len(scheme) == 1  # one letter is a Windows drive
+
+
+def local_path(uri: str) -> Path:
+    """The filesystem path of a local URI (``file:///x``, ``file://localhost/x`` or ``/x``)."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(parsed.netloc + parsed.path if parsed.netloc not in ("", "localhost") else parsed.path)
+    return Path(uri)
+
+
+def is_absolute(uri: str) -> bool:
+    """Means the same thing in every process: S3, or an absolute local path."""
+    return not is_local(uri) or local_path(uri).is_absolute()
 
 
 def open_store(root: str) -> ObjectStore:
@@ -231,24 +274,28 @@ def open_store(root: str) -> ObjectStore:
         if not parsed.netloc:
             raise UserError(f"storage: {root!r} has no bucket; use s3://BUCKET/PREFIX")
         return S3Store(parsed.netloc, parsed.path)
-    if parsed.scheme == "file":
-        return LocalStore(parsed.netloc + parsed.path if parsed.netloc not in ("", "localhost") else parsed.path)
-    if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive
+    if not is_local(root):
         raise UserError(f"storage: unsupported scheme {parsed.scheme!r} in {root!r}; use a path, file:// or s3://")
-    return LocalStore(root)
+    return LocalStore(local_path(root))
+
+
+def locate(uri: str, field: str = "dataset.uri") -> tuple[ObjectStore, str]:
+    """The store holding the object ``uri`` names, and its key there."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        key = parsed.path.lstrip("/")
+        if not key:
+            raise UserError(f"{field}: {uri!r} names a bucket, not an object; use s3://BUCKET/KEY")
+        return S3Store(parsed.netloc), key
+    path = local_path(uri)
+    return LocalStore(path.parent), path.name
 
 
 def read_uri(uri: str, field: str = "dataset.uri") -> bytes:
     """Read one object named by a full URI (a dataset), through the same stores the steps use."""
-    parsed = urlparse(uri)
     try:
-        if parsed.scheme == "s3":
-            key = parsed.path.lstrip("/")
-            if not key:
-                raise UserError(f"{uri!r} names a bucket, not an object; use s3://BUCKET/KEY")
-            return S3Store(parsed.netloc).read_bytes(key)
-        path = Path(parsed.path if parsed.scheme == "file" else uri)
-        return LocalStore(path.parent).read_bytes(path.name)
+        store, key = locate(uri, field)
+        return store.read_bytes(key)
     except MissingObject:
         raise UserError(f"{field}: {uri} does not exist; check the path (a relative path is read "
                         "next to the config)") from None

@@ -2,13 +2,15 @@
 
 The steps already write everything to the object store; MLflow is a second, optional view of the
 same facts for teams that live in its UI and registry. So every function here starts by asking
-``tracking_uri(exp)`` and returns None at once when there is none, before MLflow is even imported
+``tracking_uri(...)`` and returns None at once when there is none, before MLflow is even imported
 (it takes seconds to import, and a train pod should not pay that for nothing).
 
 The shape in MLflow: one parent run per bake-off run (named after the run id, started by prepare
-and ended by compare), one child run per model (started and ended inside its train step), and,
-when ``tracking.register`` is set, a new version of that registered model for the champion with
-the alias ``champion`` moved to it.
+and ended by compare), one child run per trained model (started and ended inside its train step),
+and, when ``tracking.register`` is set, a new version of that registered model for the champion
+with the alias ``champion`` moved to it. A train step knows no run (records.py says why), so it
+logs its child run on its own; compare then hangs the children trained for this run under the
+run's parent. A result reused from an earlier run keeps its first parent.
 
 Only ``MlflowClient`` calls are used, with one client per process: MLflow's fluent API keeps the
 active run in global state, which is unsafe with threads and easy to leave dangling. The one
@@ -46,8 +48,9 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from bakeoff.leaderboard import Leaderboard
+    from bakeoff.records import Job, ModelResult, Prepared
     from bakeoff.runs import Run
-    from bakeoff.spec import Experiment
+    from bakeoff.spec import Experiment, TrackingSpec
 
 ENV_URI = "MLFLOW_TRACKING_URI"
 ALIAS = "champion"
@@ -56,6 +59,7 @@ TRIALS_ARTIFACT = "search/trials.json"
 
 # Tags that tie MLflow back to the store; `bakeoff.role` tells parents from children in searches.
 TAG_RUN_ID = "bakeoff.run_id"
+TAG_JOB = "bakeoff.job"
 TAG_ROLE = "bakeoff.role"
 TAG_PARENT = "mlflow.parentRunId"
 
@@ -66,9 +70,9 @@ _BATCH = 100
 
 # -- the interface the steps call ---------------------------------------------------------------
 
-def tracking_uri(exp: Experiment) -> str | None:
+def tracking_uri(settings: TrackingSpec) -> str | None:
     """The config's ``tracking.mlflow_uri``, else ``MLFLOW_TRACKING_URI``, else None (no tracking)."""
-    return exp.tracking.mlflow_uri or os.environ.get(ENV_URI) or None
+    return settings.mlflow_uri or os.environ.get(ENV_URI) or None
 
 
 def start_parent(exp: Experiment, run: Run) -> str | None:
@@ -76,10 +80,10 @@ def start_parent(exp: Experiment, run: Run) -> str | None:
 
     Find first: a retried or re-run prepare must not leave a second parent behind.
     """
-    client = _client_for(exp)
+    client = _client_for(exp.tracking)
     if client is None:
         return None
-    experiment_id = _experiment_id(client, exp)
+    experiment_id = _experiment_id(client, exp.tracking, exp.experiment)
     found = client.search_runs([experiment_id], max_results=1, filter_string=(
         f"tags.`{TAG_RUN_ID}` = '{run.run_id}' and tags.`{TAG_ROLE}` = 'parent'"))
     if found:
@@ -99,45 +103,41 @@ def start_parent(exp: Experiment, run: Run) -> str | None:
     return run_id
 
 
-def log_model(exp: Experiment, run: Run, parent_run_id: str | None, result: dict[str, Any],
-              pipeline: Pipeline | None, X_example: pd.DataFrame | None) -> str | None:
-    """Log one model's train step as a child run and return its MLflow id.
+def log_model(job: Job, result: ModelResult, pipeline: Pipeline | None,
+              X_example: pd.DataFrame | None) -> str | None:
+    """Log one job's training as a run of its own and return its MLflow id.
 
     ``pipeline`` is None for a failed model: the run is then marked FAILED with the error as a
     tag, so failures show in MLflow as they do on the leaderboard. ``X_example`` is a few raw
     feature rows (the columns the Pipeline takes); it becomes the model's input example and, with
     the Pipeline's predictions on it, its signature.
     """
-    client = _client_for(exp)
+    from bakeoff.spec import TrackingSpec
+
+    settings = TrackingSpec.model_validate(job.tracking)
+    client = _client_for(settings)
     if client is None:
         return None
-    experiment_id = (client.get_run(parent_run_id).info.experiment_id if parent_run_id
-                     else _experiment_id(client, exp))
-    ok = result.get("status") == "ok" and pipeline is not None
-    name = result["model"]
-    tags = {TAG_RUN_ID: run.run_id, TAG_ROLE: "model", "bakeoff.model": name,
-            "bakeoff.estimator": result.get("estimator") or exp.model(name).estimator,
-            "bakeoff.status": result.get("status", "failed"),
-            "bakeoff.fingerprint": result.get("fingerprint"),
-            "bakeoff.config_digest": result.get("config_digest"),
-            "bakeoff.cached_from": result.get("cached_from"),
-            TAG_PARENT: parent_run_id}
+    experiment_id = _experiment_id(client, settings, job.experiment)
+    ok = result.ok and pipeline is not None
+    tags = {TAG_JOB: result.job, TAG_ROLE: "model", "bakeoff.model": result.model,
+            "bakeoff.estimator": result.estimator, "bakeoff.status": result.status,
+            "bakeoff.fingerprint": job.context.fingerprint}
     if not ok:
-        tags["bakeoff.error"] = result.get("error") or "no pipeline was given"
-    child = client.create_run(experiment_id, run_name=name,
+        tags["bakeoff.error"] = result.error or "no pipeline was given"
+    child = client.create_run(experiment_id, run_name=result.model,
                               tags={k: str(v)[:_MAX_TAG] for k, v in tags.items() if v is not None})
     run_id = child.info.run_id
     try:
-        primary = _primary(exp, run) if result.get("ci") else None  # names the interval
-        _log_batch(client, run_id, params=_params(result), metrics=_metrics(result, primary))
-        trials = (result.get("search") or {}).get("trials")
+        _log_batch(client, run_id, params=_params(result), metrics=_metrics(result, job.context.primary))
+        trials = (result.search or {}).get("trials")
         if trials is not None:
             client.log_text(run_id, json.dumps(trials, indent=2, default=str), TRIALS_ARTIFACT)
             _log_batch(client, run_id, metrics=_trial_metrics(trials))
-        if result.get("traceback"):
-            client.log_text(run_id, result["traceback"], "error.txt")
+        if result.traceback:
+            client.log_text(run_id, result.traceback, "error.txt")
         if ok:
-            _log_pipeline(client, experiment_id, run_id, name, pipeline, X_example)
+            _log_pipeline(client, experiment_id, run_id, result.model, pipeline, X_example)
     except BaseException:
         _end(client, run_id, "FAILED")
         raise
@@ -145,18 +145,22 @@ def log_model(exp: Experiment, run: Run, parent_run_id: str | None, result: dict
     return run_id
 
 
-def log_leaderboard(exp: Experiment, run: Run, parent_run_id: str | None, board: Leaderboard,
-                    reports: dict[str, bytes]) -> dict[str, Any] | None:
-    """Attach the leaderboard to the parent run, register the champion if asked, end the parent.
+def log_leaderboard(exp: Experiment, run: Run, prepared: Prepared, results: dict[str, ModelResult | None],
+                    board: Leaderboard, reports: dict[str, bytes]) -> dict[str, Any] | None:
+    """Hang this run's newly trained models under its parent run, attach the leaderboard,
+    register the champion if asked, and end the parent.
 
     Returns what was registered (``registered_model``, ``version``, ``alias``, ``model``,
     ``mlflow_run_id``) or None when nothing was.
     """
-    client = _client_for(exp)
+    client = _client_for(exp.tracking)
     if client is None:
         return None
-    parent = parent_run_id or start_parent(exp, run)
+    parent = prepared.mlflow_parent_run_id or start_parent(exp, run)
     assert parent is not None
+    for result in results.values():
+        if result is not None and result.mlflow_run_id and not result.cached:
+            _log_batch(client, result.mlflow_run_id, tags={TAG_PARENT: parent, TAG_RUN_ID: run.run_id})
     with tempfile.TemporaryDirectory(prefix="bakeoff-reports-") as tmp:
         for filename, data in reports.items():
             (Path(tmp) / filename).write_bytes(data)
@@ -170,7 +174,7 @@ def log_leaderboard(exp: Experiment, run: Run, parent_run_id: str | None, board:
     registered = None
     if exp.tracking.register_as and leader is not None:
         try:
-            registered = _register_champion(client, exp.tracking.register_as, run, board)
+            registered = _register_champion(client, exp.tracking.register_as, run, board, results[leader.model])
         except BaseException:
             _end(client, parent, "FAILED")
             raise
@@ -187,7 +191,7 @@ def load_champion(exp: Experiment, alias: str = ALIAS) -> Pipeline:
     the trusted-type list stored beside it in the MLmodel file: that list is data from the
     server, and whoever can write a model version could widen it.
     """
-    client = _client_for(exp)
+    client = _client_for(exp.tracking)
     name = exp.tracking.register_as
     if client is None or not name:
         raise UserError("tracking: set tracking.mlflow_uri (or MLFLOW_TRACKING_URI) and "
@@ -208,11 +212,11 @@ def load_champion(exp: Experiment, alias: str = ALIAS) -> Pipeline:
 
 # -- the pieces ---------------------------------------------------------------------------------
 
-def _client_for(exp: Experiment) -> MlflowClient | None:
-    uri = tracking_uri(exp)
+def _client_for(settings: TrackingSpec) -> MlflowClient | None:
+    uri = tracking_uri(settings)
     if uri is None:
         return None
-    where = "tracking.mlflow_uri" if exp.tracking.mlflow_uri else ENV_URI
+    where = "tracking.mlflow_uri" if settings.mlflow_uri else ENV_URI
     return _client(uri, where)
 
 
@@ -251,11 +255,11 @@ def _redacted(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc)) if parts.username or parts.password else uri
 
 
-def _experiment_id(client: MlflowClient, exp: Experiment) -> str:
-    """The MLflow experiment (``tracking.experiment``, else ``experiment``), created if new."""
+def _experiment_id(client: MlflowClient, settings: TrackingSpec, experiment: str) -> str:
+    """The MLflow experiment (``tracking.experiment``, else the bake-off's ``experiment``), created if new."""
     from mlflow.exceptions import MlflowException
 
-    name = exp.tracking.experiment or exp.experiment
+    name = settings.experiment or experiment
     found = client.get_experiment_by_name(name)
     if found is not None:
         if found.lifecycle_stage == "deleted":
@@ -270,12 +274,6 @@ def _experiment_id(client: MlflowClient, exp: Experiment) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
-def _primary(exp: Experiment, run: Run) -> str:
-    from bakeoff.data import Schema
-
-    return exp.metric_names(Schema.from_dict(run.read_json("prepared.json")["schema"]).task)[0]
-
-
 def _param_value(value: Any) -> str:
     """As Python prints it (``None``, ``True``), as MLflow's own autologging does; JSON for
     containers so that they stay parseable."""
@@ -283,23 +281,21 @@ def _param_value(value: Any) -> str:
     return text[:_MAX_PARAM]
 
 
-def _params(result: dict[str, Any]) -> dict[str, str]:
+def _params(result: ModelResult) -> dict[str, str]:
     """The estimator's parameters as fitted, with the config's (or the search's) on top, so that
     pseudo-parameters such as ``epochs`` are kept too."""
-    params = {**(result.get("effective_params") or {}), **(result.get("params") or {})}
-    return {"estimator": result.get("estimator") or "", **params}
+    return {"estimator": result.estimator, **result.effective_params, **result.params}
 
 
-def _metrics(result: dict[str, Any], primary: str | None) -> dict[str, float | None]:
-    scores = result.get("metrics") or {}
+def _metrics(result: ModelResult, primary: str) -> dict[str, float | None]:
     out: dict[str, float | None] = {f"{split}_{name}": value
                                     for split in ("valid", "test")
-                                    for name, value in (scores.get(split) or {}).items()}
-    ci = result.get("ci")
-    if ci:
-        out |= {f"test_{primary}_ci_low": ci[0], f"test_{primary}_ci_high": ci[1]}
-    search = result.get("search") or {}
-    out |= {k: result.get(k) for k in ("fit_seconds", "predict_seconds", "step_seconds")}
+                                    for name, value in (result.metrics.get(split) or {}).items()}
+    if result.ci:
+        out |= {f"test_{primary}_ci_low": result.ci[0], f"test_{primary}_ci_high": result.ci[1]}
+    search = result.search or {}
+    out |= {"fit_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds,
+            "step_seconds": result.step_seconds}
     out |= {"search_seconds": search.get("seconds"), "search_trials": len(search["trials"])
             if "trials" in search else None}
     return out
@@ -395,8 +391,8 @@ def _global_tracking_uri(uri: str) -> Iterator[None]:
             os.environ["MLFLOW_TRACKING_URI"] = before
 
 
-def _register_champion(client: MlflowClient, registered: str, run: Run,
-                       board: Leaderboard) -> dict[str, Any]:
+def _register_champion(client: MlflowClient, registered: str, run: Run, board: Leaderboard,
+                       result: ModelResult | None) -> dict[str, Any]:
     """A new version of ``registered`` from the leader's logged model, with the alias moved.
 
     A re-run compare reuses the version it already made for the same child run.
@@ -405,8 +401,7 @@ def _register_champion(client: MlflowClient, registered: str, run: Run,
 
     leader = board.leader
     assert leader is not None
-    result = run.read_json("models", leader.model, "result.json")
-    child = result.get("mlflow_run_id")
+    child = result.mlflow_run_id if result else None
     if not child:
         raise UserError(f"tracking.register: the champion {leader.model!r} has no MLflow run (its "
                         "result was trained without tracking, or reused from such a run); "

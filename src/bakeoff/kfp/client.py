@@ -35,28 +35,34 @@ class Conflict(Exception):
 
 @dataclass(frozen=True)
 class Auth:
-    """A bearer token and/or a session cookie. Never logged, never written anywhere."""
+    """A bearer token (or the file that holds one) and/or a session cookie. Never logged, never
+    written anywhere."""
 
     token: str | None = None
     cookie: str | None = None
+    token_path: Path | None = None
 
     @classmethod
     def resolve(cls, token: str | None = None, cookie: str | None = None) -> Auth:
-        """``--token``, else $KF_PIPELINES_TOKEN, else the in-cluster service-account token."""
+        """``--token``, else $KF_PIPELINES_TOKEN, else the in-cluster service-account token file."""
         token = token or os.environ.get(ENV_TOKEN)
+        path = None
         if not token:
-            path = os.environ.get(ENV_SA_TOKEN_PATH)
-            if path and not Path(path).is_file():
-                raise UserError(f"{ENV_SA_TOKEN_PATH}: {path} is not a file; mount the projected "
+            named = os.environ.get(ENV_SA_TOKEN_PATH)
+            if named and not Path(named).is_file():
+                raise UserError(f"{ENV_SA_TOKEN_PATH}: {named} is not a file; mount the projected "
                                 "service-account token there or unset the variable")
-            path = path or (DEFAULT_SA_TOKEN_PATH if Path(DEFAULT_SA_TOKEN_PATH).is_file() else None)
-            token = Path(path).read_text(encoding="utf-8").strip() if path else None
-        return cls(token or None, cookie or os.environ.get(ENV_COOKIE) or None)
+            path = Path(named) if named else Path(DEFAULT_SA_TOKEN_PATH) if Path(DEFAULT_SA_TOKEN_PATH).is_file() else None
+        return cls(token or None, cookie or os.environ.get(ENV_COOKIE) or None, path)
 
     def headers(self) -> dict[str, str]:
+        """Read for every request: the kubelet rotates a projected service-account token, and
+        kfp.Client reads the file again for every call too (kfp/client/set_volume_credentials.py,
+        ``refresh_api_key_hook``)."""
         headers = {}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token or (self.token_path.read_text(encoding="utf-8").strip() if self.token_path else None)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         if self.cookie:
             headers["Cookie"] = self.cookie
         return headers
@@ -96,8 +102,8 @@ class KfpClient:
         self.host = (host if "://" in host else f"http://{host}").rstrip("/")
         self.namespace = namespace or None
         self.timeout = timeout
+        self.auth = auth
         self.session = requests.Session()
-        self.session.headers.update(auth.headers())
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -108,7 +114,8 @@ class KfpClient:
         files = {"uploadfile": ("pipeline.yaml", package.encode("utf-8"), "application/x-yaml")} if package else None
         try:
             response = self.session.request(method, f"{self.host}{API}/{path}", params=params, json=body,
-                                            files=files, timeout=(CONNECT_SECONDS, self.timeout))
+                                            files=files, headers=self.auth.headers(),
+                                            timeout=(CONNECT_SECONDS, self.timeout))
         except requests.RequestException as exc:
             reason = type(exc).__name__
             raise UserError(f"--host: cannot reach Kubeflow Pipelines at {self.host} ({reason}); check the "
@@ -120,7 +127,16 @@ class KfpClient:
         if status == 401:
             raise UserError(f"--token: {self.host} answered 401 Unauthorized to {what}; pass --token or set "
                             f"{ENV_TOKEN} (a bearer token), pass --cookie or set {ENV_COOKIE} (your session "
-                            f"cookie, such as authservice_session=…), or in a pod set {ENV_SA_TOKEN_PATH}")
+                            f"cookie: oauth2_proxy_kubeflow=… on Kubeflow 1.9 and newer, authservice_session=… "
+                            f"before), or in a pod set {ENV_SA_TOKEN_PATH}")
+        if status == 400 and path.startswith("pipelines/upload"):
+            # The upload server answers a failed permission check with 400, not 403
+            # (backend/src/apiserver/server/pipeline_upload_server.go, uploadPipeline); the file
+            # itself was validated before it was sent, so that is what a 400 means here.
+            raise UserError(f"--namespace: {self.host} refused {what} with HTTP 400 "
+                            f"({_message(response.content)}); that is how Kubeflow Pipelines answers an "
+                            f"identity without permission in namespace {self.namespace or '(none: shared)'}: "
+                            "pass --namespace of a profile you belong to, or ask an admin for access")
         if status == 403:
             raise UserError(f"--namespace: {self.host} answered 403 Forbidden to {what} "
                             f"({_message(response.content)}); this identity may not do that in namespace "
@@ -230,9 +246,14 @@ class KfpClient:
 
 def connect(host: str | None, token: str | None = None, cookie: str | None = None,
             namespace: str | None = None) -> KfpClient:
-    """A client that has reached the API once, so a bad host or auth fails before any upload."""
+    """A client that has reached the API once, so a bad host, auth or backend version fails
+    before any upload. healthz reports the version (backend/src/apiserver/main.go: tag_name)."""
+    from bakeoff.kfp.backends import check_supported
+
     client = KfpClient(host, Auth.resolve(token, cookie), namespace)
-    if client.healthz().get("multi_user") and not client.namespace:
+    health = client.healthz()
+    check_supported(str(health.get("tag_name") or "unknown"), client.host)
+    if health.get("multi_user") and not client.namespace:
         raise UserError("--namespace: this Kubeflow is multi-user; pass your profile's namespace, "
                         "such as --namespace kubeflow-user-example-com")
     return client

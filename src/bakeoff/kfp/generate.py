@@ -26,7 +26,7 @@ def generated() -> dict[str, str]:
     settings = KfpSettings()
     files = {f"components/{step}/component.yaml": text
              for step, text in compile_components(settings.image).items()}
-    files |= {f"pipelines/{name}.yaml": compile_experiment(parse_yaml(config_text(name), name))
+    files |= {f"pipelines/{name}.yaml": compile_experiment(parse_yaml(config_text(name), name)).text
               for name in EXAMPLES}
     files["pipelines/generic.yaml"] = compile_generic(settings)
     return files

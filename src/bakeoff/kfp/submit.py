@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
+from pathlib import Path
 
 from bakeoff.errors import UserError
 from bakeoff.kfp.client import KfpClient, Version
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
-from bakeoff.storage import ObjectStore, open_store, read_uri
+from bakeoff.storage import ObjectStore, is_local, local_path, open_store, read_uri
 
 
 @dataclass(frozen=True)
@@ -33,10 +32,10 @@ def stage(exp: Experiment, store: ObjectStore) -> Experiment:
     A local dataset is copied to ``data/<sha256>/<file name>``, so the same file is uploaded once.
     """
     exp = exp.model_copy(update={"storage": store.root})
-    if not exp.dataset.uri.startswith("file://"):
+    if not is_local(exp.dataset.uri):
         return exp
     raw = read_uri(exp.dataset.uri)
-    key = f"data/{hashlib.sha256(raw).hexdigest()[:16]}/{PurePosixPath(urlparse(exp.dataset.uri).path).name}"
+    key = f"data/{hashlib.sha256(raw).hexdigest()[:16]}/{local_path(exp.dataset.uri).name}"
     if not store.exists(key):
         store.write_bytes(key, raw)
     return exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"uri": store.uri(key)})})
@@ -48,10 +47,10 @@ def submit(exp: Experiment, client: KfpClient, *, store: str | None = None,
     from bakeoff.kfp.pipeline import compile_experiment, pipeline_name
 
     root = store or exp.storage
-    if not root.startswith("s3://"):
+    if is_local(root):
         raise UserError(f"storage: {root!r} is not reachable from the cluster; set storage: "
                         "s3://BUCKET/PREFIX in the config or pass --store s3://BUCKET/PREFIX")
-    package = compile_experiment(exp)  # before any upload: a config that cannot compile changes nothing
+    package = compile_experiment(exp).text  # before any upload: a config that cannot compile changes nothing
     opened = open_store(root)
     run = create_run(opened, stage(exp, opened))
     version = client.publish(pipeline_name(exp), package,

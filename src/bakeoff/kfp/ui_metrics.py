@@ -8,22 +8,26 @@ the train step saved beside it, so nothing is predicted twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bakeoff.records import ModelResult, Schema
+    from bakeoff.storage import ObjectStore
 
 # The UI draws every point it gets; a few hundred are plenty for a curve.
 MAX_ROC_POINTS = 200
 
 
-def scalar_metrics(result: dict[str, Any]) -> dict[str, float]:
+def scalar_metrics(result: ModelResult) -> dict[str, float]:
     """``test_<metric>``, ``valid_<metric>`` and timings, for ``Output[Metrics]``."""
     out = {f"{split}_{name}": value
-           for split, values in (result.get("metrics") or {}).items()
+           for split, values in result.metrics.items()
            for name, value in values.items() if value is not None}
-    for key in ("fit_seconds", "predict_seconds"):
-        if result.get(key) is not None:
-            out[key] = result[key]
+    for key, value in (("fit_seconds", result.fit_seconds), ("predict_seconds", result.predict_seconds)):
+        if value is not None:
+            out[key] = value
     return out
 
 
@@ -49,22 +53,19 @@ def _roc(y_true: np.ndarray, proba: np.ndarray) -> list[dict[str, float]]:
              "falsePositiveRate": float(fpr[i])} for i in keep]
 
 
-def classification_metrics(run_uri: str, model: str) -> dict[str, Any]:
+def classification_metrics(store: ObjectStore, table: Schema, result: ModelResult) -> dict[str, Any]:
     """Confusion matrix and ROC on the test split for ``Output[ClassificationMetrics]``.
 
-    Empty for a regression, which has neither.
+    Empty for a regression, which has neither, and when the predictions cannot be read.
     """
-    from bakeoff import steps
-    from bakeoff.data import Schema
-    from bakeoff.metrics import Outcome
-    from bakeoff.runs import Run
+    from bakeoff.records import load_outcome
 
-    run = Run.from_uri(run_uri)
-    schema = Schema.from_dict(run.read_json("prepared.json")["schema"])
-    if schema.task != "classification" or schema.classes is None:
+    if table.task != "classification" or table.classes is None:
         return {}
-    outcome = Outcome.from_npz(run.store.read_bytes(run.key("models", model, steps.PREDICTIONS)))
-    labels = [str(c) for c in schema.classes]  # the codes in outcome index these, sorted as sklearn's classes_
+    outcome = load_outcome(store, result)
+    if outcome is None:
+        return {}
+    labels = [str(c) for c in table.classes]  # the codes in outcome index these, sorted as sklearn's classes_
     out: dict[str, Any] = {"confusionMatrix": _confusion_matrix(outcome.y_true, outcome.y_pred, labels)}
     if outcome.proba is not None:
         out["confidenceMetrics"] = _roc(outcome.y_true, outcome.proba)

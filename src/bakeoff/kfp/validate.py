@@ -15,10 +15,10 @@ from pathlib import Path
 import yaml
 
 from bakeoff.errors import UserError
-from bakeoff.storage import ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_SESSION_TOKEN
+from bakeoff.storage import SECRET_ENV as S3_SECRET_ENV
 
 # Values that must never reach a compiled file, whatever the compiling process has in its env.
-SECRET_ENV = (ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_SESSION_TOKEN, "KF_PIPELINES_TOKEN")
+SECRET_ENV = (*S3_SECRET_ENV, "KF_PIPELINES_TOKEN")
 MIN_SECRET_LENGTH = 4  # shorter values would match by accident
 
 
@@ -33,7 +33,8 @@ def validate(text: str) -> None:
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                if d is not None]
     except yaml.YAMLError as exc:
         raise InvalidPipeline(f"not YAML ({exc})".splitlines()[0]) from None
     if not docs or not isinstance(docs[0], dict) or "pipelineInfo" not in docs[0]:

@@ -13,22 +13,20 @@ import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
-from bakeoff.storage import (ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_REGION, ENV_SECRET_KEY, ENV_SESSION_TOKEN,
-                             open_store)
+from bakeoff.storage import S3_ENV, is_local, local_path, open_store
 
-PASSED_ENV = (ENV_ENDPOINT, ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_SESSION_TOKEN, ENV_REGION)
+PASSED_ENV = tuple(name for e in S3_ENV for name in (e.own, e.aws))
 
 
 def _local_dir(uri: str, *, is_file: bool) -> str | None:
-    if "://" in uri and not uri.startswith("file://"):
+    if not is_local(uri):
         return None
-    path = Path(urlparse(uri).path if uri.startswith("file://") else uri)
+    path = local_path(uri)
     return str(path.parent if is_file else path)
 
 
@@ -79,7 +77,7 @@ def run_kfp_docker(exp: Experiment, *, console: Any = None) -> tuple[Run, Leader
     run = create_run(open_store(exp.storage), exp)
     with tempfile.TemporaryDirectory(prefix="bakeoff-kfp-local-") as root:
         package = Path(root) / "pipeline.yaml"
-        package.write_text(compile_experiment(exp), encoding="utf-8")
+        package.write_text(compile_experiment(exp).text, encoding="utf-8")
         pipeline = load_component_from_file(str(package))
         local.init(runner=local.DockerRunner(**docker_args(exp)), pipeline_root=str(Path(root) / "outputs"),
                    raise_on_error=False)

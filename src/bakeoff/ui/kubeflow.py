@@ -29,7 +29,7 @@ def _compile(exp: Experiment) -> None:
         from bakeoff.kfp.pipeline import compile_experiment
 
         with st.spinner("compiling and validating the pipeline"):
-            st.session_state[COMPILED] = (exp.digest(), compile_experiment(exp))
+            st.session_state[COMPILED] = (exp.digest(), compile_experiment(exp).text)
     except ImportError:
         st.error("Compiling needs the kfp package: pip install 'bakeoff[kfp]'")
     except UserError as exc:

@@ -213,8 +213,10 @@ def _credentials_note() -> str:
     """Whether the S3 variables are set, never their values."""
     import os
 
-    from bakeoff.storage import ENV_ACCESS_KEY, ENV_ENDPOINT, ENV_SECRET_KEY
+    from bakeoff.storage import ACCESS_KEY, ENDPOINT, SECRET_KEY
 
-    names = (ENV_ENDPOINT, ENV_ACCESS_KEY, ENV_SECRET_KEY)
-    status = ", ".join(f"`{n}` {'set' if os.environ.get(n) else 'not set'}" for n in names)
+    def state(name: str) -> str:
+        return "set" if os.environ.get(name) else "not set"
+
+    status = ", ".join(f"`{e.aws}` {state(e.aws)} (`{e.own}` {state(e.own)})" for e in (ENDPOINT, ACCESS_KEY, SECRET_KEY))
     return f"S3 settings come from the environment only: {status}."

@@ -1,0 +1,333 @@
+"""What the steps write to the store and read back: typed records, and the only code that parses them.
+
+Store layout (one root URI: a folder or ``s3://bucket/prefix``)::
+
+    datasets/<fingerprint>/       the prepared splits of one table (content-addressed; data.py)
+    jobs/<job>/job.json           one model's training, content-addressed: everything train reads
+    jobs/<job>/result.json        the latest outcome of that job (its commit marker, written last)
+    jobs/<job>/<attempt>/         model.skops and test_predictions.npz of one attempt
+    runs/<run>/config.yaml        the exact config of a run
+    runs/<run>/prepared.json      the run's data, context and the job of each model
+    runs/<run>/models/<name>/result.json   the run's view of each model's outcome (written by compare)
+    runs/<run>/leaderboard.json, report.html, report.md
+
+Why jobs and not runs: a train step knows nothing run-specific, so that the same model on the
+same data with the same code is the same job in every run. That is what lets Kubeflow's own cache
+skip a train pod (its key is every input value of the task, so a run URI among them would make
+every key new), and what lets the local runner reuse a result. A job's id is the sha256 of its
+*context* (the data fingerprint, the feature schema, the metrics, the bootstrap seed and the
+preparing code) and of the model's *spec* (estimator, params, search).
+
+Every record carries ``schema``, the version of its own layout. One that fails to parse, has
+another version, or names an artifact whose sha256 does not match is treated as absent: the work
+is redone rather than served wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from bakeoff.errors import UserError
+from bakeoff.spec import digest
+from bakeoff.storage import MissingObject, ObjectStore
+
+if TYPE_CHECKING:
+    from bakeoff.catalog import Task
+    from bakeoff.metrics import Outcome
+    from bakeoff.spec import ModelSpec
+
+SCHEMA = 1
+JOB = "job.json"
+RESULT = "result.json"
+MODEL = "model.skops"
+PREDICTIONS = "test_predictions.npz"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def job_id(context: str, spec: str) -> str:
+    """The id of a model's job from the two digests that make it: a Kubeflow train task knows
+    both (the context from prepare, the spec from the config it was compiled for)."""
+    return hashlib.sha256(f"{context}:{spec}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the model step needs to know about the columns, decided once at prepare."""
+
+    target: str
+    task: Task
+    numeric: list[str]
+    categorical: list[str]
+    classes: list[str | int | float] | None
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Schema:
+        return cls(**d)
+
+
+def _fields_of(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The known fields only: a record from a newer bakeoff still reads."""
+    known = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in known}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything at run level that decides a model's result, besides the model's own spec."""
+
+    fingerprint: str
+    table: Schema
+    primary: str
+    others: tuple[str, ...]
+    seed: int
+    code: str  # versions.code_identity() of whoever prepared
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.primary, *self.others]
+
+    def digest(self) -> str:
+        return digest(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "others": list(self.others)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Context:
+        return cls(**{**_fields_of(cls, d), "table": Schema.from_dict(d["table"]), "others": tuple(d["others"])})
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model's training. ``spec`` is the model's ``estimator``, ``params`` and ``search``
+    exactly as ``ModelSpec.digest`` hashes them. ``experiment`` and ``tracking`` say where to log
+    it and are not part of the id: they change no number the job produces."""
+
+    context: Context
+    spec: dict[str, Any]
+    experiment: str
+    tracking: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA
+
+    @property
+    def spec_digest(self) -> str:
+        return digest(self.spec)
+
+    @property
+    def id(self) -> str:
+        return job_id(self.context.digest(), self.spec_digest)
+
+    def model_spec(self, name: str) -> ModelSpec:
+        from bakeoff.spec import ModelSpec
+
+        return ModelSpec.model_validate({"name": name, **self.spec})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "context": self.context.to_dict(), "spec": self.spec,
+                "experiment": self.experiment, "tracking": self.tracking}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        return cls(**{**_fields_of(cls, d), "context": Context.from_dict(d["context"])})
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a result names, with the checksum it must still have when read back."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class ModelResult:
+    """The outcome of one job (``jobs/<job>/result.json``), and a run's view of it
+    (``runs/<run>/models/<name>/result.json``, where ``model`` is the run's name for it and
+    ``cached`` says it was trained before the run was prepared)."""
+
+    model: str
+    estimator: str
+    status: str  # ok | failed
+    job: str = ""
+    attempt: str = ""
+    code: str = ""  # versions.code_identity() of the process that trained
+    finished_at: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    effective_params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)  # valid, test
+    ci: tuple[float, float] | None = None
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None  # the test split's predict alone: the serving latency
+    predict_rows: int = 0
+    step_seconds: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # load, fit, predict, score, save
+    threads: int | None = None
+    placement: dict[str, Any] = field(default_factory=dict)  # what the process ran with (timeout…)
+    versions: dict[str, str] = field(default_factory=dict)
+    search: dict[str, Any] | None = None
+    error: str | None = None
+    traceback: str | None = None
+    mlflow_run_id: str | None = None
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    cached: bool = False
+    schema: int = SCHEMA
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def score(self, metric: str, split: str = "test") -> float | None:
+        return (self.metrics.get(split) or {}).get(metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelResult:
+        known = _fields_of(cls, d)
+        known["artifacts"] = {k: Artifact(**v) for k, v in (d.get("artifacts") or {}).items()}
+        known["ci"] = tuple(d["ci"]) if d.get("ci") else None
+        return cls(**known)
+
+    @classmethod
+    def failure(cls, model: str, estimator: str, job: str, attempt: str, error: str, **more: Any) -> ModelResult:
+        from bakeoff.versions import code_identity
+
+        return cls(model, estimator, "failed", job=job, attempt=attempt, code=code_identity(),
+                   finished_at=now(), error=error, **more)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What prepare decided for a run (``runs/<run>/prepared.json``): nobody works it out again."""
+
+    fingerprint: str
+    config_digest: str
+    context: Context
+    jobs: dict[str, str]  # model name -> job id
+    reused: bool  # the data was prepared before, by this run's fingerprint
+    prepared_at: str
+    mlflow_parent_run_id: str | None = None
+    schema: int = SCHEMA
+
+    @property
+    def table(self) -> Schema:
+        return self.context.table
+
+    @property
+    def primary(self) -> str:
+        return self.context.primary
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.jobs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "context": self.context.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Prepared:
+        return cls(**{**_fields_of(cls, d), "context": Context.from_dict(d["context"])})
+
+
+# -- reading and writing ----------------------------------------------------------------------------
+
+def dumps(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, indent=2, default=str).encode()
+
+
+def load(store: ObjectStore, key: str) -> dict[str, Any] | None:
+    """A record's JSON, or None when it is absent, unreadable or of another layout version."""
+    try:
+        data = json.loads(store.read_bytes(key))
+    except MissingObject:
+        return None
+    except ValueError:  # truncated or edited by hand: as good as absent, and redone
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return None
+    return data
+
+
+def job_key(job: str, *parts: str) -> str:
+    return "/".join(("jobs", job, *parts))
+
+
+def write_job(store: ObjectStore, job: Job) -> str:
+    store.write_bytes(job_key(job.id, JOB), dumps(job.to_dict()))
+    return job.id
+
+
+def read_job(store: ObjectStore, job: str) -> Job:
+    data = load(store, job_key(job, JOB))
+    if data is None:
+        raise UserError(f"job: {store.uri(job_key(job, JOB))} is missing or unreadable; prepare writes "
+                        "one for every model of the config: run prepare again (or recompile the "
+                        "pipeline if the config's models changed)")
+    return Job.from_dict(data)
+
+
+def new_attempt() -> str:
+    """Time-sortable and unique without coordination, like run ids."""
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+
+
+def save_artifact(store: ObjectStore, job: str, attempt: str, name: str, data: bytes) -> Artifact:
+    key = job_key(job, attempt, name)
+    store.write_bytes(key, data)
+    return Artifact(key, sha256(data), len(data))
+
+
+def read_artifact(store: ObjectStore, artifact: Artifact) -> bytes:
+    """An artifact's bytes, refused when they are not what the result recorded."""
+    data = store.read_bytes(artifact.key)
+    if sha256(data) != artifact.sha256:
+        raise UserError(f"{store.uri(artifact.key)}: its sha256 does not match its result.json (edited "
+                        "or damaged); retrain it with --no-cache")
+    return data
+
+
+def verified(store: ObjectStore, result: ModelResult) -> bool:
+    """Every artifact the result names is there, whole and unchanged."""
+    try:
+        return all(sha256(store.read_bytes(a.key)) == a.sha256 for a in result.artifacts.values())
+    except MissingObject:
+        return False
+
+
+def write_result(store: ObjectStore, result: ModelResult) -> None:
+    store.write_bytes(job_key(result.job, RESULT), dumps(result.to_dict()))
+
+
+def read_result(store: ObjectStore, job: str) -> ModelResult | None:
+    data = load(store, job_key(job, RESULT))
+    return None if data is None else ModelResult.from_dict(data)
+
+
+def load_outcome(store: ObjectStore, result: ModelResult) -> Outcome | None:
+    """The test predictions a result saved, for paired comparisons and curves; None when they
+    are gone or damaged (the row then goes without them rather than with wrong ones)."""
+    from bakeoff.metrics import Outcome
+
+    artifact = result.artifacts.get("predictions")
+    try:
+        return None if artifact is None else Outcome.from_npz(read_artifact(store, artifact))
+    except (UserError, ValueError, OSError):  # missing, checksum mismatch, or not an npz
+        return None

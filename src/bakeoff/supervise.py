@@ -1,0 +1,149 @@
+"""One model's training in a process of its own, under a deadline, so that its death is a row.
+
+The local runner keeps several of these going at once; `bakeoff step train` (a Kubeflow pod, a
+Docker container) runs one. Either way the fit happens in a child process and its parent only
+watches: when the child is killed (the OOM killer picks the largest process in the container, the
+one holding the data), crashes, or passes the model's ``timeout``, the parent is still there to
+write the failed result, and the step ends normally. Only a failure of the store (the child exits
+with ``EX_TEMPFAIL``) is passed on as an error, so that a Kubeflow retry can apply.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from typing import Any
+
+from bakeoff import records
+from bakeoff.errors import UserError
+from bakeoff.records import ModelResult
+from bakeoff.storage import open_store
+
+EX_TEMPFAIL = 75  # sysexits.h: the child's way to say "the store failed, not the model"
+
+
+def start_context(*, preload_mlflow: bool = False) -> Any:
+    """A forkserver that starts importing now, so its imports overlap with other work and every
+    child forks warm; spawn where there is no forkserver."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    ctx = mp.get_context("forkserver")
+    # mlflow takes seconds to import; pay for it once, not in every model's process
+    ctx.set_forkserver_preload(["bakeoff.runners.preload", *(["mlflow"] if preload_mlflow else [])])
+    forkserver.ensure_running()
+    return ctx
+
+
+def _child(store_root: str, job: str, model: str, threads: int, attempt: str, placement: dict[str, Any]) -> None:
+    from bakeoff import steps
+
+    code = 0
+    try:
+        steps.train(store_root, job, model, threads=threads, attempt=attempt, placement=placement)
+    except UserError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        code = EX_TEMPFAIL
+    # result.json is committed, so nothing this process still holds matters: leave without
+    # running finalizers that a library's stray worker could block forever.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class Training:
+    """One job's training process. ``finish`` returns its result, recording a failed one when
+    the process ended without committing its own."""
+
+    def __init__(self, ctx: Any, store_root: str, job: str, model: str, *, threads: int,
+                 timeout: float | None = None, placement: dict[str, Any] | None = None) -> None:
+        self.store_root, self.job, self.model = store_root, job, model
+        self.timeout, self.placement = timeout, placement or {}
+        self.attempt = records.new_attempt()
+        self.timed_out = False
+        self.started: float | None = None
+        self.process = ctx.Process(target=_child, name=f"bakeoff-{model}", args=(
+            store_root, job, model, threads, self.attempt, self.placement))
+
+    def start(self) -> Training:
+        self.started = time.monotonic()
+        self.process.start()
+        return self
+
+    @property
+    def sentinel(self) -> int:
+        return self.process.sentinel
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def remaining(self) -> float | None:
+        if not self.timeout or self.started is None:
+            return None
+        return max(0.0, self.started + self.timeout - time.monotonic())
+
+    def enforce_deadline(self) -> None:
+        """Kill the process once the model's timeout has passed."""
+        if self.alive() and self.remaining() == 0.0:
+            self.timed_out = True
+            self.process.kill()
+            self.process.join()
+
+    def wait(self) -> ModelResult:
+        """Block until the process ends or its deadline passes, then ``finish``."""
+        for _ in range(2):  # bounded: one wait up to the deadline, one after the kill
+            self.process.join(self.remaining())
+            self.enforce_deadline()
+            if not self.alive():
+                break
+        return self.finish()
+
+    def finish(self) -> ModelResult:
+        self.process.join()
+        store = open_store(self.store_root)
+        result = records.read_result(store, self.job)
+        if result is not None and result.attempt == self.attempt:
+            return result
+        code = self.process.exitcode
+        if code == EX_TEMPFAIL:
+            raise UserError(f"train {self.model}: the store failed while training (see the error above); "
+                            "nothing was recorded, so a retry will train it again")
+        if self.timed_out:
+            why = f"timed out after {self.timeout:g} s (models[].timeout)"
+        elif code is not None and code < 0:
+            why = f"the train process was killed by signal {-code} (out of memory?)"
+        else:
+            why = f"the train process exited with code {code} before recording a result; see the log above"
+        return record_failure(self.store_root, self.job, self.model, self.attempt, why, self.placement)
+
+
+def record_failure(store_root: str, job: str, model: str, attempt: str, why: str,
+                   placement: dict[str, Any] | None = None) -> ModelResult:
+    """The failed result of an attempt whose process died before it could write one, logged to
+    MLflow like any other failure."""
+    from bakeoff import tracking
+
+    store = open_store(store_root)
+    spec = records.read_job(store, job)
+    failed = ModelResult.failure(model, spec.spec.get("estimator", ""), job, attempt, why, placement=placement or {})
+    failed.mlflow_run_id = tracking.log_model(spec, failed, None, None)
+    records.write_result(store, failed)
+    return failed
+
+
+def train_or_reuse(store_root: str, job: str, model: str, *, use_cache: bool = True, threads: int | None = None,
+                   timeout: float | None = None, placement: dict[str, Any] | None = None) -> ModelResult:
+    """One job's result: an earlier one when it may be reused, else a fresh training in a
+    supervised child process. What `bakeoff step train` does, in a pod or anywhere else."""
+    from bakeoff import steps
+    from bakeoff.cpu import usable_cpus
+
+    if use_cache and (result := steps.reusable(store_root, job)) is not None:
+        return result
+    # One child: a warm forkserver would cost as much to start as the child itself.
+    return Training(mp.get_context("spawn"), store_root, job, model, threads=threads or usable_cpus(),
+                    timeout=timeout, placement=placement).start().wait()
