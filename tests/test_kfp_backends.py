@@ -116,12 +116,27 @@ def test_a_thousand_models_compile_in_the_loop_form_and_two_hundred_in_seconds()
         assert text_bytes(compiled.text) <= SPEC_BUDGET  # what is written always fits
         assert seconds < 30, (n, seconds)  # generous: a timing is measured in bench/, not asserted
         ir = next(yaml.safe_load_all(compiled.text))
-        if loops:  # one placement: one loop over prepare's own list of models
+        if loops:  # one placement: one loop over the models, written in as NAME=SPEC items
             [loop] = [t for t in ir["components"]["comp-exit-handler-1"]["dag"]["tasks"].values()
                       if "parameterIterator" in t]
-            assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--prepare-models"
+            assert json.loads(loop["parameterIterator"]["items"]["raw"]) == stepio.expected_models(exp).split(",")
             expect = ir["components"]["comp-exit-handler-1"]["dag"]["tasks"]["prepare"]["inputs"]["parameters"]
             assert expect["expect_models"]["runtimeValue"]["constant"] == stepio.expected_models(exp, compact=True)
+
+
+def test_past_the_written_loops_limit_one_placement_loops_over_prepares_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written items cost about 240 bytes a model: some thousands would not fit either."""
+    from bakeoff.errors import UserError
+    from bakeoff.kfp import pipeline
+
+    monkeypatch.setattr(pipeline, "SPEC_BUDGET", 60 * 1024)  # as if 200 were thousands
+    ir = next(yaml.safe_load_all(compile_experiment(parse_experiment(many_models(200))).text))
+    [loop] = [t for t in ir["components"]["comp-exit-handler-1"]["dag"]["tasks"].values() if "parameterIterator" in t]
+    assert loop["parameterIterator"]["items"]["inputParameter"] == "pipelinechannel--prepare-models"
+    placed = many_models(200)
+    placed["models"][0]["resources"] = {"limits": {"memory": "8Gi"}}
+    with pytest.raises(UserError, match=r"^models: 200 models in 2 placements make a pipeline over Argo's size limit"):
+        compile_experiment(parse_experiment(placed))
 
 
 def test_the_size_estimate_matches_the_per_model_compile() -> None:
@@ -144,7 +159,7 @@ def test_the_loop_form_with_several_placements_runs_every_model_once(tmp_path: P
     state, run = execute(package, {"config_uri": config.as_uri()}, workdir=tmp_path / "kfp", env=pod_env(),
                          secrets=FAKE_SECRETS, job_id="loops")
     assert state == "SUCCEEDED", [(t.display_name, t.stderr[-300:]) for t in run.tasks]
-    # a literal loop item is NAME=SPEC_DIGEST (pipeline.py says why)
+    # a written loop item is NAME=SPEC_DIGEST (pipeline.py says why)
     trained = sorted(t.inputs["model"].partition("=")[0] for t in run.tasks if "model" in t.inputs)
     assert trained == sorted(exp.model_names)
     board = json.loads((tmp_path / "store" / "runs" / "loops" / "leaderboard.json").read_text())

@@ -19,7 +19,8 @@ import yaml
 
 from bakeoff.errors import UserError
 from bakeoff.kfp.client import Auth, KfpClient, connect, content_name
-from bakeoff.kfp.submit import submit
+from bakeoff.runners.base import RunOptions
+from bakeoff.runners.cluster import KfpRunner
 from bakeoff.spec import anchored, load_config
 from conftest import ROOT, bakeoff
 from kfp_standin import StandInKfp, execute, pod_env, team_config
@@ -111,6 +112,35 @@ def test_every_supported_backend_takes_our_pipelines_and_creates_runs(version: s
             published = client.publish(path.stem, path.read_text())
             client.start_run(path.stem, experiment, published, {"config_uri": "s3://team/c.yaml"})
         assert len(kfp.store.runs) == 4
+
+
+def test_submit_honours_parallel_with_a_loop_and_no_cache_with_train_tasks_that_retrain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeoff.kfp import submit as kfp_submit
+    from bakeoff.kfp.client import Version
+    from bakeoff.runs import Run
+    from bakeoff.storage import LocalStore
+
+    packages: list[str] = []
+
+    def submitted(exp: Any, client: Any, package: str, **_: Any) -> kfp_submit.Submitted:
+        """Only the compiled package matters here; the slow test below stages a real one on S3."""
+        packages.append(package)
+        return kfp_submit.Submitted(Run(LocalStore(tmp_path), "r1"), "kfp-1", "http://kfp/#/runs/details/kfp-1",
+                                    Version("p", "v", "sha256-x", True))
+
+    monkeypatch.setattr(kfp_submit, "submit", submitted)
+    config = team_config(tmp_path / "team", "s3://kfp-e2e/team")
+    exp = anchored(load_config(config), config.parent)
+    with StandInKfp() as kfp:
+        outcome = KfpRunner(connect(kfp.url)).run(exp, RunOptions(parallel=2, use_cache=False))
+    assert outcome.url == "http://kfp/#/runs/details/kfp-1" and outcome.board is None  # no --wait
+    ir = yaml.safe_load(packages[0].split("\n---")[0])
+    [loop] = [t for t in ir["components"]["comp-exit-handler-1"]["dag"]["tasks"].values() if "parameterIterator" in t]
+    assert loop["iteratorPolicy"]["parallelismLimit"] == 2
+    [train] = ir["components"][loop["componentRef"]["name"]]["dag"]["tasks"].values()
+    assert not train["cachingOptions"].get("enableCache")
+    assert ir["deploymentSpec"]["executors"]["exec-train"]["container"]["args"][-1] == "--no-cache"
 
 
 def test_a_backend_older_than_2_5_is_refused_before_any_upload() -> None:
@@ -252,7 +282,7 @@ def test_submit_stages_config_and_data_runs_the_pipeline_and_prints_the_leaderbo
         for key, value in env.items():  # the second submit in-process: only its uploads matter
             monkeypatch.setenv(key, value)
         exp = anchored(load_config(config), config.parent)
-        submit(exp, connect(kfp.url))
+        KfpRunner(connect(kfp.url)).run(exp, RunOptions())
         assert len(kfp.store.runs) == 2 and len(kfp.store.versions) == 2 and len(kfp.store.experiments) == 1
         assert version_names(kfp) == ["bakeoff-breast-cancer", content_name(package)]
         data = [o.object_name for o in client.list_objects("kfp-e2e", prefix="team/data/", recursive=True)]

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from bakeoff.cli import app
 from bakeoff.errors import UserError
 from bakeoff.examples import write_example
 from bakeoff.runners import kfp_docker
+from bakeoff.runners.base import RunOptions
 from bakeoff.runners.kfp_docker import docker_args, docker_reachable
 from bakeoff.spec import anchored, load_config, parse_experiment
-from conftest import bakeoff
+from conftest import BIN, bakeoff
 from kfp_standin import BROKEN
 
 NO_DOCKER = docker_reachable()
@@ -53,7 +53,7 @@ def test_without_a_docker_engine_kfp_docker_says_so_in_one_line(tmp_path: Path) 
     config, _ = write_example("wine", tmp_path)
     with pytest.raises(UserError, match=r"^--runner: kfp-docker needs a Docker engine \(.*\); start Docker "
                                         r"or use --runner local$"):
-        kfp_docker.run_kfp_docker(anchored(load_config(config), tmp_path))
+        kfp_docker.KfpDockerRunner().run(anchored(load_config(config), tmp_path), RunOptions())
     assert not (tmp_path / ".bakeoff").exists()  # nothing was started
 
 
@@ -85,31 +85,62 @@ class StandInDockerEngine:
         pass
 
 
-def test_kfp_local_runs_the_compiled_pipeline_and_compare_survives_a_failed_model(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def containers(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """kfp.local's DockerRunner with a STAND-IN engine: each container's `bakeoff …` command runs
+    as a process of its own, with the container's environment; the list records every container."""
     import docker
     from kfp.local import docker_task_handler
 
-    containers: list[dict[str, Any]] = []
+    started: list[dict[str, Any]] = []
 
     def run_container(client: Any, image: str, command: list[str], volumes: dict[str, Any], **args: Any) -> int:
-        """Run the container's `bakeoff …` command here, with the container's environment."""
-        containers.append({"image": image, "command": command, **args})
+        started.append({"image": image, "command": command, **args})
         assert command[0] == "bakeoff"
-        env = {**{k: None for k in os.environ if k.startswith("AWS_")}, **args.get("environment", {})}
-        return CliRunner().invoke(app, command[1:], env=env).exit_code
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BAKEOFF_S3_"))},
+               **args.get("environment", {})}
+        return subprocess.run([str(BIN / "bakeoff"), *command[1:]], env=env, timeout=300).returncode
 
     monkeypatch.setattr(docker_task_handler, "run_docker_container", run_container)
     monkeypatch.setattr(docker, "from_env", lambda *a, **k: StandInDockerEngine())
     monkeypatch.setattr(kfp_docker, "docker_reachable", lambda: None)
+    return started
+
+
+def test_kfp_local_runs_the_compiled_pipeline_and_compare_survives_a_failed_model(
+        tmp_path: Path, containers: list[dict[str, Any]]) -> None:
     config, _ = write_example("breast-cancer", tmp_path)
     data = yaml.safe_load(config.read_text())
     config.write_text(yaml.safe_dump({**data, "models": data["models"][:1] + [BROKEN]}))
 
-    run, board = kfp_docker.run_kfp_docker(anchored(load_config(config), tmp_path))
-    assert [(r.model, r.status) for r in board.rows] == [("logistic", "ok"), ("broken", "failed")]
+    outcome = kfp_docker.KfpDockerRunner().run(anchored(load_config(config), tmp_path), RunOptions())
+    assert [(r.model, r.status) for r in outcome.board.rows] == [("logistic", "ok"), ("broken", "failed")]
     assert [c["command"][:3] for c in containers] == [["bakeoff", "step", s] for s in
                                                       ("prepare", "train", "train", "compare")]
     assert {c["image"] for c in containers} == {"bakeoff:0.1.0"}
     assert {m["Target"] for m in containers[0]["mounts"]} == {str(tmp_path / ".bakeoff"), str(tmp_path / "data")}
-    assert run.uri.startswith((tmp_path / ".bakeoff").as_uri())
+    assert outcome.run.uri.startswith((tmp_path / ".bakeoff").as_uri())
+
+
+def test_kfp_docker_honours_no_cache_and_refuses_parallel_with_the_reason(
+        tmp_path: Path, containers: list[dict[str, Any]]) -> None:
+    """--no-cache compiles train tasks that retrain, as it would for a cluster; --parallel cannot
+    be honoured by kfp.local, and says so instead of being dropped."""
+    config, _ = write_example("wine", tmp_path)
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "models": [
+        {"name": "logistic", "estimator": "LogisticRegression"}, {"name": "naive-bayes", "estimator": "GaussianNB"}]}))
+    exp = anchored(load_config(config), tmp_path)
+    with pytest.raises(UserError, match=r"^--parallel: kfp.local runs a pipeline's tasks one at a time"):
+        kfp_docker.KfpDockerRunner().run(exp, RunOptions(parallel=3))
+    assert containers == []  # refused before anything ran
+    first = kfp_docker.KfpDockerRunner().run(exp, RunOptions())
+    assert {r.status for r in first.board.rows} == {"ok"} and not any(r.cached for r in first.board.rows)
+    again = kfp_docker.KfpDockerRunner().run(exp, RunOptions())
+    assert all(r.cached for r in again.board.rows)  # the store's results, reused
+    containers.clear()
+    fresh = kfp_docker.KfpDockerRunner().run(exp, RunOptions(use_cache=False))
+    trains = [c["command"] for c in containers if c["command"][2] == "train"]
+    assert len(trains) == 2 and all("--no-cache" in c for c in trains)
+    assert not any(r.cached for r in fresh.board.rows)
+    result = bakeoff("run", str(config), "--runner", "kfp-docker", "--parallel", "2")
+    assert result.code == 2 and result.stderr.startswith("error: --parallel: kfp.local")

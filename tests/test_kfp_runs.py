@@ -20,6 +20,7 @@ from bakeoff.examples import write_example
 from bakeoff.kfp import stepio
 from bakeoff.kfp.pipeline import compile_experiment
 from bakeoff.spec import parse_experiment
+from bakeoff.storage import next_to
 from conftest import ROOT, bakeoff
 from kfp_standin import BROKEN, FAKE_SECRETS, Cache, execute, pod_env, team_config
 
@@ -224,7 +225,7 @@ def test_a_train_task_for_a_job_prepare_never_wrote_says_to_recompile(tmp_path: 
 
 
 def test_a_relative_dataset_is_read_next_to_the_config_wherever_it_is_stored() -> None:
-    assert stepio._dataset_next_to("s3://team/configs/bc.yaml", "data/bc.csv") == "s3://team/configs/data/bc.csv"
-    assert stepio._dataset_next_to("s3://team/configs/bc.yaml", "../data/bc.csv") == "s3://team/data/bc.csv"
-    assert stepio._dataset_next_to("file:///srv/bc.yaml", "./bc.csv") == "file:///srv/bc.csv"
-    assert stepio._dataset_next_to("s3://team/bc.yaml", "s3://other/bc.csv") == "s3://other/bc.csv"
+    assert next_to("s3://team/configs/bc.yaml", "data/bc.csv") == "s3://team/configs/data/bc.csv"
+    assert next_to("s3://team/configs/bc.yaml", "../data/bc.csv") == "s3://team/data/bc.csv"
+    assert next_to("file:///srv/bc.yaml", "./bc.csv") == "file:///srv/bc.csv"
+    assert next_to("s3://team/bc.yaml", "s3://other/bc.csv") == "s3://other/bc.csv"

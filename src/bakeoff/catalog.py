@@ -21,7 +21,11 @@ from typing import Any, Literal
 from bakeoff.errors import UserError, did_you_mean
 
 Task = Literal["classification", "regression"]
+IterationKind = Literal["partial_fit", "staged", "warm_start"]
 ENTRY_POINT_GROUP = "bakeoff.estimators"
+
+# Parameters a search may tune that are not constructor arguments of the estimator.
+PSEUDO_PARAMS: dict[IterationKind, frozenset[str]] = {"partial_fit": frozenset({"epochs"})}
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,23 @@ class EstimatorInfo:
             for p in signature.parameters.values()
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
+
+    @property
+    def iteration_kind(self) -> IterationKind | None:
+        """How the estimator can be trained a step at a time (for early stopping), if at all."""
+        if hasattr(self.cls, "staged_predict"):  # GradientBoosting, HistGradientBoosting, AdaBoost
+            return "staged"
+        if "warm_start" in self.params and "n_estimators" in self.params:  # forests, bagging
+            return "warm_start"
+        if hasattr(self.cls, "partial_fit") and "max_iter" in self.params:  # SGD, MLP, Perceptron
+            return "partial_fit"
+        return None
+
+    @property
+    def pseudo_params(self) -> frozenset[str]:
+        """What a search may tune beyond the constructor's parameters, such as ``epochs``."""
+        kind = self.iteration_kind
+        return PSEUDO_PARAMS.get(kind, frozenset()) if kind else frozenset()
 
 
 def _constructible_without_arguments(cls: type) -> bool:

@@ -79,34 +79,43 @@ def schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
-class Runner(str, Enum):
+class RunnerName(str, Enum):
     local = "local"
     kfp_docker = "kfp-docker"
+
+
+ParallelOption = Annotated[Optional[int], typer.Option(
+    min=1, help="Models at once (default: runtime.parallel, else usable CPUs; on Kubeflow it compiles a "
+                "loop of train pods with that parallelism).")]
+NoCacheOption = Annotated[bool, typer.Option(
+    "--no-cache", help="Retrain every model even if an identical result exists.")]
 
 
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="The experiment YAML file.")],
-    parallel: Annotated[Optional[int], typer.Option(min=1, help="Models at once (default: runtime.parallel, else usable CPUs).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Retrain every model even if an identical result exists.")] = False,
-    runner: Annotated[Runner, typer.Option(help="local: a process per model here. kfp-docker: the compiled KFP pipeline under kfp.local's DockerRunner, in the project image.")] = Runner.local,
+    parallel: ParallelOption = None,
+    no_cache: NoCacheOption = False,
+    runner: Annotated[RunnerName, typer.Option(help="local: a process per model here. kfp-docker: the compiled KFP pipeline under kfp.local's DockerRunner, in the project image.")] = RunnerName.local,
 ) -> None:
     """Run a bake-off on this machine: prepare the data, train every model in parallel, rank them."""
+    from bakeoff.progress import LiveProgress
+    from bakeoff.runners.base import RunOptions
     from bakeoff.spec import anchored, load_config
 
     exp = anchored(load_config(config), config.resolve().parent)
     err = _console(stderr=True)
-    if runner is Runner.kfp_docker:
-        from bakeoff.runners.kfp_docker import run_kfp_docker
+    if runner is RunnerName.kfp_docker:
+        from bakeoff.runners.kfp_docker import KfpDockerRunner
 
-        run_, board = run_kfp_docker(exp, console=err)
+        outcome = KfpDockerRunner(console=err).run(exp, RunOptions(parallel, not no_cache))
     else:
-        from bakeoff.progress import LiveProgress
-        from bakeoff.runners.local import run_local
+        from bakeoff.runners.local import LocalRunner
 
         with LiveProgress(err) as show:
-            run_, board = run_local(exp, parallel=parallel, use_cache=not no_cache, on_progress=show)
-    _show_leaderboard(board, run_.store.uri(run_.key("report.html")), err)
+            outcome = LocalRunner().run(exp, RunOptions(parallel, not no_cache, show))
+    assert outcome.board is not None  # both runners wait for the leaderboard
+    _show_leaderboard(outcome.board, outcome.run.store.uri(outcome.run.key("report.html")), err)
 
 
 def _show_leaderboard(board, report_uri: str, err) -> None:  # noqa: ANN001 - rich types stay lazy
@@ -368,30 +377,31 @@ def submit(
     timeout: Annotated[float, typer.Option(min=1, help="Seconds --wait waits at most.")] = 3600,
     store: Annotated[Optional[str], typer.Option(help="s3://bucket/prefix for the run (default: the config's storage).")] = None,
     image: ImageOption = None,
+    parallel: ParallelOption = None,
+    no_cache: NoCacheOption = False,
     token: TokenOption = None,
     cookie: CookieOption = None,
     namespace: NamespaceOption = None,
 ) -> None:
     """Run a bake-off on Kubeflow: upload config and data, publish the pipeline, start a run."""
-    from bakeoff.kfp import submit as kfp_submit
     from bakeoff.kfp.client import connect
     from bakeoff.kfp.pipeline import with_overrides
+    from bakeoff.runners.base import RunOptions
+    from bakeoff.runners.cluster import KfpRunner
     from bakeoff.spec import anchored, load_config
 
     exp = anchored(load_config(config), config.resolve().parent)
     exp = exp.model_copy(update={"kfp": with_overrides(exp.kfp, image=image)})
-    client = connect(host, token, cookie, namespace)
-    done = kfp_submit.submit(exp, client, store=store, experiment=experiment)
-    typer.echo(f"run {done.run.uri}\n{done.url}")
-    if not wait:
+    runner = KfpRunner(connect(host, token, cookie, namespace), store=store, experiment=experiment,
+                       wait=timeout if wait else None)
+    outcome = runner.run(exp, RunOptions(parallel, not no_cache))
+    typer.echo(f"run {outcome.run.uri}\n{outcome.url}")
+    if outcome.board is None:
         return
-    state, board = kfp_submit.wait_for_leaderboard(client, done, timeout)
-    if board is None:
-        raise UserError(f"--wait: the Kubeflow run ended {state} without a leaderboard; read its logs at {done.url}")
     err = _console(stderr=True)
-    if state != "SUCCEEDED":
-        err.print(f"[yellow]the Kubeflow run ended {state}[/]")
-    _show_leaderboard(board, done.run.store.uri(done.run.key("report.html")), err)
+    if outcome.state != "SUCCEEDED":
+        err.print(f"[yellow]the Kubeflow run ended {outcome.state}[/]")
+    _show_leaderboard(outcome.board, outcome.run.store.uri(outcome.run.key("report.html")), err)
 
 
 @app.command()

@@ -21,31 +21,28 @@ def _differing(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def compare_runs(runs: list[Run]) -> leaderboard.Leaderboard:
+    """One leaderboard over the models of several runs, built as a run's own is."""
     boards = [run.finished_leaderboard() for run in runs]
     first = boards[0]
     for board in boards[1:]:
         if (board.task, board.primary) != (first.task, first.primary):
             raise UserError(f"RUN: run {board.run_id} ranks {board.task} by {board.primary} but run "
                             f"{first.run_id} by {first.primary}; compare runs of the same kind")
-    rows, outcomes = [], {}
+    models, outcomes, owners = [], {}, {}
     for run, board in zip(runs, boards):
         for row in board.rows:
-            key = f"{row.model}@{run.run_id}"
-            row.run_id, row.vs_leader, row.tied, row.rank = run.run_id, None, None, None
-            result = run.result(row.model) if row.status == "ok" else None
-            if result is not None:
-                if (outcome := records.load_outcome(run.store, result)) is not None:
-                    outcomes[key] = outcome
-                row.params = result.params
-            rows.append((key, row))
-    for name in {row.model for _, row in rows}:  # a model's params, compared with its other runs
-        same_model = [row for _, row in rows if row.model == name]
+            key = f"{row.model}@{run.run_id}"  # unique across runs while it is ranked
+            result = run.result(row.model)
+            models.append((key, row.estimator, result))
+            owners[key] = (row.model, run.run_id)
+            if result is not None and result.ok and (outcome := records.load_outcome(run.store, result)):
+                outcomes[key] = outcome
+    merged = leaderboard.build(", ".join(r.run_id for r in runs), first.experiment, first.task, first.metrics,
+                               models, outcomes, seed=runs[0].prepared().context.seed)
+    for row in merged.rows:
+        row.model, row.run_id = owners[row.model]
+    for name in {row.model for row in merged.rows}:  # a model's params, compared with its other runs
+        same_model = [row for row in merged.rows if row.model == name]
         for row, params in zip(same_model, _differing([{"estimator": r.estimator, **r.params} for r in same_model])):
             row.params = params
-    ranked = leaderboard.rank([row for _, row in rows], first.primary)
-    keyed = {id(row): key for key, row in rows}
-    leaderboard.compare_to_leader(ranked, {keyed[id(r)]: outcomes[keyed[id(r)]] for r in ranked
-                                           if keyed[id(r)] in outcomes}, first.primary,
-                                  key=lambda r: keyed[id(r)])
-    return leaderboard.Leaderboard(", ".join(r.run_id for r in runs), first.experiment, first.task,
-                                   first.primary, first.direction, first.metrics, ranked)
+    return merged

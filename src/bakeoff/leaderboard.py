@@ -7,7 +7,6 @@ that hides its failures is not a fair comparison.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -122,19 +121,18 @@ def build(run_id: str, experiment: str, task: str, metrics: list[str],
     by model name)."""
     primary = metrics[0]
     rows = rank([row_from_result(name, est, result, primary) for name, est, result in models], primary)
-    compare_to_leader(rows, outcomes, primary, seed=seed)
+    _compare_to_leader(rows, outcomes, primary, seed=seed)
     return Leaderboard(run_id, experiment, task, primary, REGISTRY[primary].direction, list(metrics), rows)
 
 
-def compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0,
-                      key: Callable[[Row], str] = lambda r: r.model) -> None:
+def _compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0) -> None:
     """Set ``vs_leader`` and ``tied`` on every ranked row whose test predictions are known."""
     leader = rows[0] if rows and rows[0].rank == 1 else None
-    if leader is None or key(leader) not in outcomes:
+    if leader is None or leader.model not in outcomes:
         return
-    metric, best = REGISTRY[primary], outcomes[key(leader)]
+    metric, best = REGISTRY[primary], outcomes[leader.model]
     leader_draws = bootstrap_draws(metric, best, seed=seed)  # once, shared by every comparison
     for r in rows[1:]:
-        if r.rank and key(r) in outcomes and same_rows(outcomes[key(r)], best):
-            r.vs_leader = difference_ci(bootstrap_draws(metric, outcomes[key(r)], seed=seed), leader_draws)
+        if r.rank and r.model in outcomes and same_rows(outcomes[r.model], best):
+            r.vs_leader = difference_ci(bootstrap_draws(metric, outcomes[r.model], seed=seed), leader_draws)
             r.tied = None if r.vs_leader is None else r.vs_leader[0] <= 0 <= r.vs_leader[1]

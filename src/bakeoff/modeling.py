@@ -20,9 +20,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from bakeoff import catalog
-from bakeoff.data import Schema
 from bakeoff.errors import UserError
 from bakeoff.metrics import Outcome
+from bakeoff.records import Schema
 from bakeoff.spec import ModelSpec
 
 
@@ -87,59 +87,6 @@ def predict(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray) -> tuple[Ou
         return Outcome.of(y_true, y_pred), seconds
     proba = np.asarray(pipeline.predict_proba(X)) if hasattr(pipeline, "predict_proba") else None
     return Outcome.of(y_true, y_pred, proba, np.asarray(pipeline.classes_)), seconds
-
-
-@dataclass
-class Evaluation:
-    """One model fitted and scored on in-memory splits: what a train step saves and records."""
-
-    pipeline: Pipeline
-    params: dict[str, Any]  # the config's, or the search's winner
-    valid: Outcome  # a searched model's winning trial's own predictions: honest, not refit
-    test: Outcome
-    metrics: dict[str, dict[str, float | None]]  # valid and test scores of every metric
-    ci: tuple[float, float] | None  # 95% bootstrap interval of the primary metric on test
-    fit_seconds: float
-    predict_seconds: float
-    timings: dict[str, float]  # fit, predict, score
-    search: dict[str, Any] | None = None
-
-
-def evaluate(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[str, np.ndarray], *,
-             metrics: list[str], seed: int, threads: int) -> Evaluation:
-    """Fit (tuning first when the model has a search), predict and score: the pure part of a
-    train step. Any exception is the model's own failure; the caller records it."""
-    from bakeoff.metrics import REGISTRY, bootstrap_ci, scores
-
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        timings[name] = time.perf_counter() - clock
-        clock = time.perf_counter()
-
-    primary = REGISTRY[metrics[0]]
-    search = None
-    if model.search is None:
-        fitted = fit(build_pipeline(model, schema), X["train"], y["train"], threads)
-        pipeline, fit_seconds, params = fitted.pipeline, fitted.fit_seconds, model.params
-        with thread_budget(threads):
-            valid, _ = predict(pipeline, X["valid"], y["valid"])
-    else:  # tune on valid, refit the winner on train+valid
-        from bakeoff.search import tune
-
-        tuned = tune(model, schema, X, y, primary, seed=seed, threads=threads)
-        pipeline, fit_seconds, valid, params, search = (tuned.pipeline, tuned.fit_seconds, tuned.valid,
-                                                        tuned.params, tuned.record)
-    lap("fit")
-    with thread_budget(threads):
-        test, predict_seconds = predict(pipeline, X["test"], y["test"])
-    lap("predict")
-    ci = bootstrap_ci(primary, test, seed=seed)
-    scored = {"valid": scores(metrics, valid), "test": scores(metrics, test)}
-    lap("score")
-    return Evaluation(pipeline, params, valid, test, scored, ci, fit_seconds, predict_seconds, timings, search)
 
 
 def effective_params(pipeline: Pipeline) -> dict[str, Any]:

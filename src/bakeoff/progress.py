@@ -1,36 +1,96 @@
-"""The CLI's live view of a local run: a spinner while data is prepared, then a table of every
-model's state and time. It is one observer of ``run_local``; the Streamlit app is another."""
+"""What a running bake-off looks like to whoever watches it: the progress model, one row per
+model, and the CLI's live view of it. Runners fill the model in; the terminal and the app only
+read it (the app through ``rows``, the terminal through ``LiveProgress``)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from bakeoff.runners.local import RunProgress
+if TYPE_CHECKING:
+    from bakeoff.records import ModelResult
+    from bakeoff.runs import Run
 
+STATES = ("queued", "running", "ok", "failed", "cached")
 STYLES = {"ok": "green", "cached": "cyan", "failed": "red", "running": "yellow", "queued": "dim"}
+ERROR_WIDTH = 60
+
+
+@dataclass
+class ModelState:
+    name: str
+    state: str = "queued"  # one of STATES
+    started: float | None = None
+    finished: float | None = None
+    score: float | None = None
+    error: str | None = None
+
+    def elapsed(self, now: float) -> float | None:
+        return None if self.started is None else (self.finished or now) - self.started
+
+    def start(self) -> None:
+        self.state, self.started = "running", time.perf_counter()
+
+    def finish(self, result: ModelResult | None, primary: str) -> None:
+        """The model's outcome, from its result (None: it recorded none)."""
+        if self.started is not None:
+            self.finished = time.perf_counter()
+        self.state = "failed" if result is None else "cached" if result.cached else result.status
+        self.score = None if result is None else result.score(primary)
+        self.error = "no result was recorded" if result is None else result.error
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("ok", "failed", "cached")
+
+
+@dataclass
+class RunProgress:
+    """A snapshot for whoever displays the run: the CLI's live table, the Streamlit app."""
+
+    run: Run
+    states: list[ModelState] = field(default_factory=list)
+    primary: str | None = None  # None while the data is being prepared
+    data_note: str = ""
+
+    @property
+    def finished(self) -> int:
+        return sum(s.done for s in self.states)
+
+
+def rows(progress: RunProgress, *, error_width: int | None = None) -> list[dict[str, str]]:
+    """One row per model, as every view shows it: its state, the wall seconds of its process so
+    far (start-up included), then its test score, or its error when it failed."""
+    now = time.perf_counter()
+    out = []
+    for s in progress.states:
+        elapsed = s.elapsed(now)
+        error = (s.error or "")[:error_width] if error_width else (s.error or "")
+        outcome = error if s.state == "failed" else "" if s.score is None else f"{s.score:.4f}"
+        out.append({"model": s.name, "state": s.state, "wall s": "" if elapsed is None else f"{elapsed:.1f}",
+                    f"test {progress.primary or 'score'}": outcome})
+    return out
 
 
 def progress_table(p: RunProgress) -> Any:
-    from rich.console import Group
     from rich.spinner import Spinner
     from rich.table import Table
 
     if p.primary is None:
         return Spinner("dots", text=f"preparing data for run {p.run.run_id}")
     table = Table(title="training", caption=p.data_note)
-    for col in ("model", "state", "seconds", f"test {p.primary}"):
+    shown = rows(p, error_width=ERROR_WIDTH)
+    for col in shown[0] if shown else ("model",):
         table.add_column(col)
-    now = time.perf_counter()
-    for s in p.states:
-        elapsed = s.elapsed(now)
-        note = (s.error or "")[:60] if s.state == "failed" else "" if s.score is None else f"{s.score:.4f}"
-        table.add_row(s.name, f"[{STYLES[s.state]}]{s.state}[/]", "" if elapsed is None else f"{elapsed:.1f}", note)
-    return Group(table)
+    for s, row in zip(p.states, shown):
+        table.add_row(*(f"[{STYLES[s.state]}]{v}[/]" if k == "state" else v for k, v in row.items()))
+    return table
 
 
 class LiveProgress:
-    """Context manager and ``on_progress`` callback in one: ``with LiveProgress(c) as show: run_local(..., on_progress=show)``."""
+    """Context manager and ``on_progress`` callback in one:
+    ``with LiveProgress(console) as show: runner.run(exp, RunOptions(on_progress=show))``."""
 
     def __init__(self, console: Any) -> None:
         from rich.live import Live

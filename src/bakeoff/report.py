@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bakeoff.leaderboard import Leaderboard, Row
+if TYPE_CHECKING:
+    from bakeoff.leaderboard import Leaderboard, Row
 
 
 def _fmt(value: float | None, decimals: int = 3) -> str:

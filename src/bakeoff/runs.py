@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bakeoff.leaderboard import Leaderboard
     from bakeoff.records import ModelResult, Prepared
 
+LEADERBOARD = "leaderboard.json"
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PARSED: dict[bytes, Experiment] = {}
 
@@ -62,9 +63,13 @@ class Run:
         from bakeoff.leaderboard import Leaderboard
 
         try:
-            return Leaderboard.from_dict(self.read_json("leaderboard.json"))
+            return Leaderboard.from_dict(json.loads(self.store.read_bytes(self.key(LEADERBOARD))))
         except MissingObject:
             return None
+
+    def write_leaderboard(self, board: Leaderboard) -> None:
+        """Written last by compare: a leaderboard means a finished compare."""
+        self.store.write_bytes(self.key(LEADERBOARD), json.dumps(board.to_dict(), indent=2, default=str).encode())
 
     def finished_leaderboard(self) -> Leaderboard:
         board = self.leaderboard()
@@ -111,11 +116,6 @@ class Run:
 
         self.store.write_bytes(self.key("models", result.model, records.RESULT), records.dumps(result.to_dict()))
 
-    def read_json(self, *parts: str) -> Any:
-        return json.loads(self.store.read_bytes(self.key(*parts)))
-
-    def write_json(self, obj: Any, *parts: str) -> None:
-        self.store.write_bytes(self.key(*parts), json.dumps(obj, indent=2, default=str).encode())
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,33 +25,19 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.pipeline import Pipeline
 
 from bakeoff import catalog, modeling
-from bakeoff.data import Schema
+from bakeoff.catalog import IterationKind
 from bakeoff.metrics import Metric, Outcome
+from bakeoff.records import Schema
 from bakeoff.spec import ChoiceDimension, FloatDimension, IntDimension, ModelSpec, SearchSpec
 
-IterationKind = Literal["partial_fit", "staged", "warm_start"]
-
-# Parameters a search may tune that are not constructor arguments of the estimator.
-PSEUDO_PARAMS: dict[IterationKind, set[str]] = {"partial_fit": {"epochs"}}
 DEFAULT_TRIALS = 20
 DEFAULT_EPOCHS = 50
 WARM_START_STEPS = 10
 
 
-def iteration_kind(cls: type) -> IterationKind | None:
-    """How an estimator can be trained a step at a time, if at all."""
-    params = catalog.EstimatorInfo(cls.__name__, cls, "regression").params
-    if hasattr(cls, "staged_predict"):  # GradientBoosting, HistGradientBoosting, AdaBoost
-        return "staged"
-    if "warm_start" in params and "n_estimators" in params:  # forests, bagging
-        return "warm_start"
-    if hasattr(cls, "partial_fit") and "max_iter" in params:  # SGD, MLP, Perceptron, PassiveAggressive
-        return "partial_fit"
-    return None
-
-
-def _iteration_param(estimator: BaseEstimator) -> str:
-    return "max_iter" if "max_iter" in estimator.get_params() else "n_estimators"
+def _stages_param(info: catalog.EstimatorInfo) -> str:
+    """The parameter that counts a boosting model's stages."""
+    return "max_iter" if "max_iter" in info.params else "n_estimators"
 
 
 # -- epochs ---------------------------------------------------------------------------------------
@@ -190,7 +176,7 @@ def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[s
     spec = model.search
     assert spec is not None
     info = catalog.resolve(model.estimator)
-    kind = iteration_kind(info.cls)
+    kind = info.iteration_kind
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pre = modeling.build_preprocessor(schema)
     with modeling.thread_budget(threads):
@@ -268,23 +254,20 @@ def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[s
     # Refit on train + valid with the winner's params and its best epoch count.
     X_all = pd.concat([X["train"], X["valid"]])
     y_all = np.concatenate([y["train"], y["valid"]])
-    est = info.cls(**best_params)
+    fit_params = dict(best_params)
     if kind in ("staged", "warm_start") and best_epoch:
-        est.set_params(**{_iteration_param(est) if kind == "staged" else "n_estimators": best_epoch})
-    final_pre = modeling.build_preprocessor(schema)
+        fit_params["n_estimators" if kind == "warm_start" else _stages_param(info)] = best_epoch
+    pipeline = modeling.build_pipeline(model, schema, fit_params)
     start = time.perf_counter()
     with modeling.thread_budget(threads):
-        if kind == "partial_fit":
-            Xa = final_pre.fit_transform(X_all)
-            for _ in _partial_fits(est, Xa, y_all, Xa[:1], best_epoch or epochs):
+        if kind == "partial_fit":  # epoch by epoch, as the winning trial was trained
+            Xa = pipeline.named_steps["preprocess"].fit_transform(X_all)
+            for _ in _partial_fits(pipeline.named_steps["model"], Xa, y_all, Xa[:1], best_epoch or epochs):
                 pass
-            pipeline = Pipeline([("preprocess", final_pre), ("model", est)])
         else:
-            pipeline = Pipeline([("preprocess", final_pre), ("model", est)]).fit(X_all, y_all)
+            pipeline.fit(X_all, y_all)
     fit_seconds = time.perf_counter() - start
-    final_params = {**best_params, **({"epochs": best_epoch} if kind == "partial_fit" else {})}
-    if kind in ("staged", "warm_start") and best_epoch:
-        final_params[_iteration_param(est) if kind == "staged" else "n_estimators"] = best_epoch
+    final_params = {**fit_params, **({"epochs": best_epoch} if kind == "partial_fit" else {})}
     record = {
         "sampler": spec.sampler, "seed": seed, "trials": history,
         "best": {"number": winner.number, "score": winner.value, "params": final_params, "best_epoch": best_epoch},

@@ -322,11 +322,9 @@ def _value_problem(info: catalog.EstimatorInfo, params: dict[str, Any]) -> str |
 
 
 def _space_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> list[str]:
-    from bakeoff.search import PSEUDO_PARAMS, iteration_kind
-
     assert model.search is not None
     where = f"models[{i}].search.space"
-    pseudo = PSEUDO_PARAMS.get(iteration_kind(info.cls), set())
+    pseudo = info.pseudo_params
     known = set(info.params) | pseudo
     problems = []
     for name, dim in model.search.space.items():
@@ -457,10 +455,9 @@ def absolute_uri(uri: str, base: Path) -> str:
 
     A config means "next to me" when it says ``data/x.csv``, wherever the command runs from.
     """
-    if "://" in uri and not uri.startswith("file://"):
-        return uri
-    path = Path(uri.removeprefix("file://")).expanduser()
-    return (path if path.is_absolute() else (base / path)).resolve().as_uri()
+    from bakeoff.storage import resolve
+
+    return resolve(uri, base)
 
 
 def anchored(exp: Experiment, base: Path) -> Experiment:

@@ -77,7 +77,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     ``attempt`` names this try, so that whoever supervises the process can tell its result from
     an older one. The store failing raises; the model failing is a failed result.
     """
-    from bakeoff import data, modeling, tracking, versions
+    from bakeoff import data, modeling, tracking, training, versions
     from bakeoff.cpu import usable_cpus
     from bakeoff.storage import open_store
 
@@ -97,7 +97,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
                          code=versions.code_identity(), params=spec.params, threads=threads,
                          placement=placement or {}, versions=versions.libraries())
     try:
-        evaluation = modeling.evaluate(spec, context.table, X, y, metrics=context.metrics,
+        evaluation = training.evaluate(spec, context.table, X, y, metrics=context.metrics,
                                        seed=context.seed, threads=threads)
     except Exception as exc:  # the model failed, not the bake-off: record it as a failed row
         evaluation = None
@@ -160,5 +160,5 @@ def compare(run_uri: str) -> Any:
         run.store.write_bytes(run.key(name), body)
     reports["leaderboard.json"] = records.dumps(board.to_dict())
     board.registered = tracking.log_leaderboard(exp, run, prepared, results, board, reports)
-    run.write_json(board.to_dict(), "leaderboard.json")  # last: a leaderboard means a finished compare
+    run.write_leaderboard(board)
     return board

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from bakeoff.errors import UserError
 
@@ -260,6 +260,25 @@ def local_path(uri: str) -> Path:
     if parsed.scheme == "file":
         return Path(parsed.netloc + parsed.path if parsed.netloc not in ("", "localhost") else parsed.path)
     return Path(uri)
+
+
+def resolve(uri: str, base: Path) -> str:
+    """A local path or file:// URI as an absolute file:// URI, relative ones read against ``base``;
+    remote URIs as they are."""
+    if not is_local(uri):
+        return uri
+    path = local_path(uri).expanduser()
+    return (path if path.is_absolute() else base / path).resolve().as_uri()
+
+
+def next_to(uri: str, relative: str) -> str:
+    """``relative`` read next to the object ``uri`` names, wherever that is stored; an absolute
+    one as it is. (A config's ``dataset.uri: data/x.csv`` means the folder beside the config.)"""
+    if is_absolute(relative):
+        return relative
+    scheme, _, rest = uri.partition("://")
+    # urljoin resolves "../" only for schemes it knows, so resolve as http and put the scheme back.
+    return f"{scheme}://" + urljoin(f"http://{rest}", relative).removeprefix("http://")
 
 
 def is_absolute(uri: str) -> bool:

@@ -18,8 +18,11 @@ class Components:
     compare: Any
 
 
-def build(image: str) -> Components:
-    """The components for one image. Tasks may override it per model with ``set_container_image``."""
+def build(image: str, *, reuse: bool = True) -> Components:
+    """The components for one image. Tasks may override it per model with ``set_container_image``.
+
+    ``reuse=False`` makes train retrain even when the store holds an identical model's result
+    (`bakeoff run --no-cache` through a pipeline)."""
     from kfp import dsl
 
     @dsl.container_component
@@ -70,7 +73,7 @@ def build(image: str) -> Components:
         return dsl.ContainerSpec(image=image, command=[*STEP, "train"], args=[
             "--store", store, "--context", context, "--spec", spec, "--model", model,
             "--timeout", timeout, "--placement", placement,
-            "--executor-input", dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER,
+            "--executor-input", dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER, *([] if reuse else ["--no-cache"]),
         ])
 
     @dsl.container_component

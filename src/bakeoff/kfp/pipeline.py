@@ -136,10 +136,10 @@ def _prepare(c: Components, settings: KfpSettings, config_uri: Any, run_uri: Any
 
 
 def _train(c: Components, settings: KfpSettings, prepared: Any, model: Any, spec: Any, timeout: Any,
-           placement: dict[str, Any]) -> Any:
+           placement: dict[str, Any], reuse: bool) -> Any:
     task = c.train(store=prepared.outputs["store"], context=prepared.outputs["context"], spec=spec,
                    model=model, timeout=timeout, placement=_placement_input(placement))
-    task.set_caching_options(True)
+    task.set_caching_options(reuse)
     return _pod(task, settings, placement["resources"])
 
 
@@ -191,37 +191,42 @@ def placement_groups(exp: Experiment) -> list[Group]:
     return list(groups.values())
 
 
-def per_model_pipeline(exp: Experiment, *, loops: bool = False) -> Callable[..., Any]:
-    """One train task per model, or (``loops``) one ParallelFor per placement group."""
+def per_model_pipeline(exp: Experiment, *, loops: bool = False, reuse: bool = True,
+                       items_from_prepare: bool = False) -> Callable[..., Any]:
+    """One train task per model, or (``loops``) one ParallelFor per placement group, at most
+    ``kfp.parallelism`` pods at once. ``reuse=False``: neither KFP's cache nor the store's results
+    serve a train task.
+
+    A loop's items are written into the pipeline, which costs about 80 bytes a model, three times
+    over (a loop's task JSON is stored thrice). ``items_from_prepare`` (one placement only) loops
+    over prepare's own list of models instead, so the spec stays the same size for any number."""
     from kfp import dsl
 
     from bakeoff.kfp.stepio import expected_models
 
     settings = exp.kfp
-    c = build(settings.image)
+    c = build(settings.image, reuse=reuse)
 
     def per_model(prepared: Any) -> None:
         for i, model in enumerate(exp.models):
             placement = model.placement(settings.resources)
             try:
                 task = _train(c, settings, prepared, model.name, model.digest(), placement["timeout"] or 0,
-                              placement)
+                              placement, reuse)
                 task.set_display_name(model.name)
                 _place(task, placement, model.image, model.retries)
             except ValueError as exc:
                 raise _settings_error(f"models[{i}]", exc) from None
 
     def looped(prepared: Any) -> None:
-        groups = placement_groups(exp)
-        for group in groups:
+        for group in placement_groups(exp):
             first = exp.model_names.index(group.models[0].name)
-            # One placement: loop over prepare's own list, so the spec holds no per-model bytes.
-            single = len(groups) == 1
-            with dsl.ParallelFor(prepared.outputs["models"] if single else group.items,
-                                 parallelism=settings.parallelism) as item:
+            items = prepared.outputs["models"] if items_from_prepare else group.items
+            with dsl.ParallelFor(items, parallelism=settings.parallelism) as item:
+                model, spec = (item.model, item.spec) if items_from_prepare else (item, "")
                 try:
-                    task = _train(c, settings, prepared, item.model if single else item, item.spec if single else "",
-                                  group.placement["timeout"] or 0, group.placement)
+                    task = _train(c, settings, prepared, model, spec, group.placement["timeout"] or 0,
+                                  group.placement, reuse)
                     _place(task, group.placement, group.image, group.retries)
                 except ValueError as exc:
                     raise _settings_error(f"models[{first}]", exc) from None
@@ -250,7 +255,7 @@ def generic_pipeline(settings: KfpSettings) -> Callable[..., Any]:
         with dsl.ExitHandler(_compare(c, settings, config_uri, run_uri)):
             prepared = _prepare(c, settings, config_uri, run_uri, "")
             with dsl.ParallelFor(prepared.outputs["models"], parallelism=settings.parallelism) as item:
-                _train(c, settings, prepared, item.model, item.spec, item.timeout, placement)
+                _train(c, settings, prepared, item.model, item.spec, item.timeout, placement, True)
 
     pipeline.__doc__ = PARAMETERS_DOC.format(
         summary=f"bakeoff for any config: prepare, one train pod per model "
@@ -334,14 +339,26 @@ class Compiled:
 ALWAYS_PER_MODEL = 64
 
 
-def compile_experiment(exp: Experiment) -> Compiled:
-    """The per-model pipeline, or the loop form when the per-model one would not fit."""
-    if len(exp.models) <= ALWAYS_PER_MODEL:
-        text = compile_yaml(per_model_pipeline(exp))
+def compile_experiment(exp: Experiment, *, parallel: int | None = None, reuse: bool = True) -> Compiled:
+    """The per-model pipeline, or the loop form when the per-model one would not fit.
+
+    ``parallel`` asks for at most that many train pods at once, which only a loop can say, so it
+    chooses the loop form; ``reuse=False`` retrains every model (see ``per_model_pipeline``)."""
+    if parallel is not None:
+        exp = exp.model_copy(update={"kfp": exp.kfp.model_copy(update={"parallelism": parallel})})
+    if parallel is None and len(exp.models) <= ALWAYS_PER_MODEL:
+        text = compile_yaml(per_model_pipeline(exp, reuse=reuse))
         return Compiled(text, False, text_bytes(text))
     estimate = estimated_bytes(exp)
-    loops = estimate > SPEC_BUDGET
-    return Compiled(compile_yaml(per_model_pipeline(exp, loops=loops)), loops, estimate)
+    loops = parallel is not None or estimate > SPEC_BUDGET
+    text = compile_yaml(per_model_pipeline(exp, loops=loops, reuse=reuse))
+    if loops and text_bytes(text) > SPEC_BUDGET:
+        if len(placement_groups(exp)) > 1:
+            raise UserError(f"models: {len(exp.models)} models in {len(placement_groups(exp))} placements make a "
+                            "pipeline over Argo's size limit; give them fewer distinct resources, images, "
+                            "node selectors, tolerations and timeouts, or use the generic pipeline")
+        text = compile_yaml(per_model_pipeline(exp, loops=True, reuse=reuse, items_from_prepare=True))
+    return Compiled(text, loops, estimate)
 
 
 def compile_generic(settings: KfpSettings) -> str:

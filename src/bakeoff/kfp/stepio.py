@@ -13,11 +13,10 @@ import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
 
 from bakeoff.errors import UserError, did_you_mean
 from bakeoff.runs import Run, checked_run_id, create_run, new_run_id
-from bakeoff.storage import is_absolute, open_store, read_uri
+from bakeoff.storage import is_absolute, next_to, open_store, read_uri, resolve
 
 if TYPE_CHECKING:
     from bakeoff.records import ModelResult, Prepared, Schema
@@ -62,24 +61,14 @@ def require_run_uri(run_uri: str | None) -> str:
     return run_uri
 
 
-def _dataset_next_to(config_uri: str, dataset_uri: str) -> str:
-    """A relative ``dataset.uri`` means "next to the config", wherever the config is stored."""
-    if is_absolute(dataset_uri):
-        return dataset_uri
-    scheme, _, rest = config_uri.partition("://")
-    # urljoin resolves "../" only for schemes it knows, so resolve as http and put the scheme back.
-    return f"{scheme}://" + urljoin(f"http://{rest}", dataset_uri).removeprefix("http://")
-
-
 def _config_at(config_uri: str) -> Experiment:
     """The config at ``config_uri``, validated, its relative dataset made to mean "next to it"."""
     from bakeoff.spec import parse_config_bytes
 
-    if "://" not in config_uri:
-        config_uri = Path(config_uri).resolve().as_uri()
+    config_uri = resolve(config_uri, Path.cwd())
     exp = parse_config_bytes(read_uri(config_uri, field="--config-uri"), config_uri)
     return exp.model_copy(update={"dataset": exp.dataset.model_copy(
-        update={"uri": _dataset_next_to(config_uri, exp.dataset.uri)})})
+        update={"uri": next_to(config_uri, exp.dataset.uri)})})
 
 
 def _run_in_storage(exp: Experiment, run_id: str) -> Run:

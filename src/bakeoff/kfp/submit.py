@@ -12,7 +12,6 @@ from pathlib import Path
 
 from bakeoff.errors import UserError
 from bakeoff.kfp.client import KfpClient, Version
-from bakeoff.leaderboard import Leaderboard
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import Experiment
 from bakeoff.storage import ObjectStore, is_local, local_path, open_store, read_uri
@@ -41,16 +40,15 @@ def stage(exp: Experiment, store: ObjectStore) -> Experiment:
     return exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"uri": store.uri(key)})})
 
 
-def submit(exp: Experiment, client: KfpClient, *, store: str | None = None,
+def submit(exp: Experiment, client: KfpClient, package: str, *, store: str | None = None,
            experiment: str | None = None) -> Submitted:
-    """Stage the run, publish the pipeline (a no-op when unchanged) and start one KFP run."""
-    from bakeoff.kfp.pipeline import compile_experiment, pipeline_name
+    """Stage the run, publish the compiled ``package`` (a no-op when unchanged) and start one KFP run."""
+    from bakeoff.kfp.pipeline import pipeline_name
 
     root = store or exp.storage
     if is_local(root):
         raise UserError(f"storage: {root!r} is not reachable from the cluster; set storage: "
                         "s3://BUCKET/PREFIX in the config or pass --store s3://BUCKET/PREFIX")
-    package = compile_experiment(exp).text  # before any upload: a config that cannot compile changes nothing
     opened = open_store(root)
     run = create_run(opened, stage(exp, opened))
     version = client.publish(pipeline_name(exp), package,
@@ -59,13 +57,6 @@ def submit(exp: Experiment, client: KfpClient, *, store: str | None = None,
     kfp_run_id = client.start_run(f"{exp.experiment} {run.run_id}", experiment_id, version,
                                   {"run_uri": run.uri})
     return Submitted(run, kfp_run_id, client.run_url(kfp_run_id), version)
-
-
-def wait_for_leaderboard(client: KfpClient, submitted: Submitted,
-                         timeout: float) -> tuple[str, Leaderboard | None]:
-    """The run's final KFP state, and its leaderboard from the store if compare got to write one."""
-    state = client.wait(submitted.kfp_run_id, timeout)
-    return state, submitted.run.leaderboard()
 
 
 def read_package(path: Path) -> str:

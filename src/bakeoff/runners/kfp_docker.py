@@ -12,11 +12,11 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bakeoff.errors import UserError
-from bakeoff.leaderboard import Leaderboard
-from bakeoff.runs import Run, create_run
+from bakeoff.runners.base import Outcome, RunOptions
+from bakeoff.runs import create_run
 from bakeoff.spec import Experiment
 from bakeoff.storage import S3_ENV, is_local, local_path, open_store
 
@@ -61,35 +61,50 @@ def docker_reachable() -> str | None:
     return None
 
 
-def run_kfp_docker(exp: Experiment, *, console: Any = None) -> tuple[Run, Leaderboard]:
-    from kfp import local
-    from kfp.components import load_component_from_file
+class KfpDockerRunner:
+    """The compiled pipeline under ``kfp.local.DockerRunner``; ``use_cache=False`` compiles train
+    tasks that retrain. ``parallel`` is refused: kfp.local (2.17) runs a pipeline's tasks one at
+    a time, and the one form that could run trains at once, a loop, reads upstream outputs
+    wrongly in kfp.local's orchestrator (an iteration gets its loop item as the store)."""
 
-    from bakeoff.kfp.pipeline import compile_experiment
+    name: ClassVar[str] = "kfp-docker"
 
-    problem = docker_reachable()
-    if problem:
-        raise UserError(f"--runner: kfp-docker needs a Docker engine ({problem}); start Docker or "
-                        "use --runner local")
-    # kfp.local replaces the runner's environment with a task's own env vars when it has any, so
-    # the tasks get none: the containers then see this shell's S3 settings (docker_args).
-    exp = exp.model_copy(update={"kfp": exp.kfp.model_copy(update={"s3_endpoint": ""})})
-    run = create_run(open_store(exp.storage), exp)
-    with tempfile.TemporaryDirectory(prefix="bakeoff-kfp-local-") as root:
-        package = Path(root) / "pipeline.yaml"
-        package.write_text(compile_experiment(exp).text, encoding="utf-8")
-        pipeline = load_component_from_file(str(package))
-        local.init(runner=local.DockerRunner(**docker_args(exp)), pipeline_root=str(Path(root) / "outputs"),
-                   raise_on_error=False)
-        if console is not None:
-            console.print(f"[dim]kfp.local DockerRunner · image {exp.kfp.image} · run {run.uri} · "
-                          "pod resources, retries and timeouts apply on a cluster only[/]")
-        with warnings.catch_warnings():  # kfp.local says the line above once per task
-            warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
-            pipeline(run_uri=run.uri)
-    board = run.leaderboard()
-    if board is not None:
-        return run, board
-    raise UserError(f"--runner: the pipeline ended without a leaderboard in {run.uri}; read the "
-                    "task logs above (is the image built? docker build -t "
-                    f"{exp.kfp.image} .)")
+    def __init__(self, console: Any = None) -> None:
+        self.console = console
+
+    def run(self, exp: Experiment, options: RunOptions) -> Outcome:
+        from kfp import local
+        from kfp.components import load_component_from_file
+
+        from bakeoff.kfp.pipeline import compile_experiment
+
+        if options.parallel is not None:
+            raise UserError("--parallel: kfp.local runs a pipeline's tasks one at a time, so the kfp-docker "
+                            "runner cannot train models at once; drop --parallel, or use --runner local")
+        problem = docker_reachable()
+        if problem:
+            raise UserError(f"--runner: kfp-docker needs a Docker engine ({problem}); start Docker or "
+                            "use --runner local")
+        # kfp.local replaces the runner's environment with a task's own env vars when it has any, so
+        # the tasks get none: the containers then see this shell's S3 settings (docker_args).
+        exp = exp.model_copy(update={"kfp": exp.kfp.model_copy(update={"s3_endpoint": ""})})
+        compiled = compile_experiment(exp, reuse=options.use_cache)
+        run = create_run(open_store(exp.storage), exp)
+        with tempfile.TemporaryDirectory(prefix="bakeoff-kfp-local-") as root:
+            package = Path(root) / "pipeline.yaml"
+            package.write_text(compiled.text, encoding="utf-8")
+            pipeline = load_component_from_file(str(package))
+            local.init(runner=local.DockerRunner(**docker_args(exp)), pipeline_root=str(Path(root) / "outputs"),
+                       raise_on_error=False)
+            if self.console is not None:
+                self.console.print(f"[dim]kfp.local DockerRunner · image {exp.kfp.image} · run {run.uri} · "
+                                   "one task at a time · pod resources and retries apply on a cluster only[/]")
+            with warnings.catch_warnings():  # kfp.local says the line above once per task
+                warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
+                pipeline(run_uri=run.uri)
+        board = run.leaderboard()
+        if board is not None:
+            return Outcome(run, board)
+        raise UserError(f"--runner: the pipeline ended without a leaderboard in {run.uri}; read the "
+                        "task logs above (is the image built? docker build -t "
+                        f"{exp.kfp.image} .)")

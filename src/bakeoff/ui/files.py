@@ -1,6 +1,6 @@
 """What the app reads and writes: dataset previews, configs opened and saved, example projects.
 
-Every read and write goes through the stores the steps use (``read_uri``, ``open_store``), so a
+Every read and write goes through the stores the steps use (``read_uri``, ``locate``), so a
 path, a ``file://`` URI and an ``s3://`` URI behave in the app exactly as in a run. Credentials
 stay in the environment, where the stores read them.
 """
@@ -11,15 +11,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pandas as pd
 from pydantic import ValidationError
 
-from bakeoff.data import Schema, infer_schema, read_table
+from bakeoff.data import infer_schema, read_table
+from bakeoff.records import Schema
 from bakeoff.errors import UserError
 from bakeoff.spec import DatasetSpec, Experiment, anchored
-from bakeoff.storage import open_store, read_uri
+from bakeoff.storage import is_local, local_path, locate, read_uri
 from bakeoff.ui.state import from_yaml, resolve_uri
 
 PREVIEW_ROWS = 20
@@ -84,8 +84,7 @@ def open_config(uri: str, base: Path) -> tuple[dict[str, Any], Path]:
         cfg = from_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UserError(f"{resolved}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    parsed = urlparse(resolved)
-    return cfg, (Path(parsed.path).parent if parsed.scheme == "file" else base)
+    return cfg, (local_path(resolved).parent if is_local(resolved) else base)
 
 
 def save_config(exp: Experiment, target: str, base: Path) -> str:
@@ -95,13 +94,14 @@ def save_config(exp: Experiment, target: str, base: Path) -> str:
     an object keeps relative ones, which a KFP run reads next to the config.
     """
     resolved = resolve_uri(target.strip(), base)
-    parsed = urlparse(resolved)
-    root, _, name = resolved.rpartition("/")
-    if not parsed.path.strip("/") or not name:
+    try:
+        store, name = locate(resolved, field="save")
+    except UserError:
+        store, name = None, ""
+    if store is None or not name or resolved.endswith("/"):
         raise UserError(f"save: {target!r} names no file; use a path such as bakeoff.yaml or s3://BUCKET/KEY.yaml")
-    if parsed.scheme == "file" and Path(parsed.path).parent != base.resolve():
+    if is_local(resolved) and local_path(resolved).parent != base.resolve():
         exp = anchored(exp, base)
-    store = open_store(root)
     store.write_bytes(name, exp.to_yaml().encode("utf-8"))
     return store.uri(name)
 

@@ -1,7 +1,7 @@
 """A local run in a background thread, observed by the app between reruns.
 
 Streamlit reruns the whole script on every interaction, so the run cannot live in the script: it
-lives in a thread that calls ``run_local`` (which itself starts one process per model), and the
+lives in a thread that calls the local runner (which itself starts one process per model), and the
 script only reads the latest ``RunProgress`` snapshot. The thread never touches Streamlit.
 """
 
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 
 from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
-from bakeoff.runners.local import RunProgress
+from bakeoff.progress import RunProgress, rows
 from bakeoff.runs import Run
 from bakeoff.spec import Experiment
 
@@ -38,10 +37,12 @@ class RunJob:
         return self
 
     def _work(self) -> None:
-        from bakeoff.runners.local import run_local
+        from bakeoff.runners.base import RunOptions
+        from bakeoff.runners.local import LocalRunner
 
         try:
-            self.run, self.board = run_local(self.experiment, use_cache=self.use_cache, on_progress=self._seen)
+            outcome = LocalRunner().run(self.experiment, RunOptions(use_cache=self.use_cache, on_progress=self._seen))
+            self.run, self.board = outcome.run, outcome.board
         except UserError as exc:
             self.problems = exc.problems
         except Exception as exc:  # our bug: keep the traceback in the server log, show one line
@@ -56,21 +57,10 @@ class RunJob:
         return self._thread is not None and not self._thread.is_alive()
 
     def rows(self) -> list[dict[str, str]]:
-        """One row per model for the progress table, as the CLI's live table: state, seconds so
-        far, then the test score, or the error of a model that failed."""
-        if self.progress is None:
-            return []
-        now = time.perf_counter()
-        rows = []
-        for s in self.progress.states:
-            elapsed = s.elapsed(now)
-            outcome = (s.error or "") if s.state == "failed" else "" if s.score is None else f"{s.score:.4f}"
-            rows.append({"model": s.name, "state": s.state, "seconds": "" if elapsed is None else f"{elapsed:.1f}",
-                         f"test {self.progress.primary or 'score'}": outcome})
-        return rows
+        """One row per model for the progress table, as the CLI's live table shows it."""
+        return [] if self.progress is None else rows(self.progress)
 
     @property
     def finished(self) -> int:
         """Models that have an outcome, for the progress bar."""
-        states = self.progress.states if self.progress else []
-        return sum(s.state in ("ok", "failed", "cached") for s in states)
+        return self.progress.finished if self.progress else 0

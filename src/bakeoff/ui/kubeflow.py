@@ -15,6 +15,7 @@ import streamlit as st
 
 from bakeoff.errors import UserError
 from bakeoff.spec import Experiment, anchored
+from bakeoff.storage import is_local
 
 COMPILED = "kfp:compiled"  # (config digest, pipeline YAML)
 
@@ -44,20 +45,21 @@ def _where(host: str) -> str:
 
 
 def _submit(exp: Experiment, host: str, base: Path) -> None:
-    from bakeoff.kfp import submit
     from bakeoff.kfp.client import connect
+    from bakeoff.runners.base import RunOptions
+    from bakeoff.runners.cluster import KfpRunner
 
     namespace = st.session_state.get("kfp:namespace") or None
     store = st.session_state.get("kfp:store") or None
     try:
         with st.spinner("uploading the config and data, publishing the pipeline, starting the run"):
-            done = submit.submit(anchored(exp, base), connect(host, namespace=namespace), store=store)
+            done = KfpRunner(connect(host, namespace=namespace), store=store).run(anchored(exp, base), RunOptions())
     except UserError as exc:
         _problems(exc)
         return
     st.success(f"Started run `{done.run.run_id}`; its results go to `{done.run.uri}`, "
                "where the History tab finds them.")
-    st.link_button("Open the run in Kubeflow", done.url, icon=":material/open_in_new:")
+    st.link_button("Open the run in Kubeflow", done.url or "", icon=":material/open_in_new:")
 
 
 def kubeflow_tab(exp: Experiment | None, base: Path) -> None:
@@ -83,7 +85,7 @@ def kubeflow_tab(exp: Experiment | None, base: Path) -> None:
         return
     st.subheader(f"Submit to {_where(host)}")
     st.text_input("namespace", key="kfp:namespace", help="Your profile namespace, on a multi-user Kubeflow.")
-    st.text_input("store", key="kfp:store", placeholder=exp.storage if exp.storage.startswith("s3://") else "s3://bucket/prefix",
+    st.text_input("store", key="kfp:store", placeholder="s3://bucket/prefix" if is_local(exp.storage) else exp.storage,
                   help="Where the run's data and results go; the cluster must reach it. Empty: the config's storage.")
     if st.button("Submit to Kubeflow", key="kfp:submit", icon=":material/rocket_launch:"):
         _submit(exp, host, base)

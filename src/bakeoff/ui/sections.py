@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from bakeoff import metrics
 from bakeoff.catalog import Task
-from bakeoff.data import Schema
+from bakeoff.records import Schema
 from bakeoff.errors import UserError
 from bakeoff.spec import DatasetSpec, Experiment, ModelSpec, SearchSpec
 from bakeoff.ui import state
