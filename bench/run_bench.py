@@ -2,9 +2,11 @@
 
     make bench            # or: .venv/bin/python bench/run_bench.py [--repeats 3] [--big-rows N]
 
-1. Four forests of equal cost: `bakeoff run` (cold, --no-cache) against the same fits in one
-   process one after another, and against joblib.Parallel(n_jobs=2). Whole processes are timed,
-   start-up included, as a user waits for them. Variants are interleaved and repeated; medians.
+1. Two workloads (bench/workloads.py): four forests of equal cost, and seven uneven classifiers.
+   `bakeoff run` (cold, --no-cache) against the same fits in one process one after another, and
+   against joblib.Parallel(n_jobs=2). Whole processes are timed, start-up included, as a user
+   waits for them. Variants are interleaved and repeated; medians. `bakeoff run --plan`'s
+   expected wall time is compared with the measured one.
 2. Per-model overhead: each train step's wall time minus its fit and predict time (result.json).
 3. A cached re-run of the unchanged config, against the cold run.
 4. A 1,000,000 x 25 synthetic table: `bakeoff step prepare` time and the peak memory of one
@@ -45,16 +47,16 @@ def table(rows: int, features: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def forest_config(folder: Path) -> Path:
-    from fits import SEEDS, TREES
+def workload_config(folder: Path, name: str) -> Path:
+    from workloads import WORKLOADS
 
     config = folder / "bakeoff.yaml"
     config.write_text(yaml.safe_dump({
-        "experiment": "bench-forests",
+        "experiment": f"bench-{name}",
         "dataset": {"uri": "data.csv", "target": "label"},
         "split": {"test_size": 0.2, "valid_size": 0.2, "seed": 42},
-        "models": [{"name": f"forest-{s}", "estimator": "RandomForestClassifier",
-                    "params": {"n_estimators": TREES, "random_state": s}} for s in SEEDS],
+        "models": [{"name": model, "estimator": estimator, "params": params}
+                   for model, estimator, params in WORKLOADS[name]["models"]],
         "storage": "store",
         "runtime": {"parallel": 2},
     }))
@@ -65,19 +67,30 @@ def latest_run(folder: Path) -> Path:
     return sorted((folder / "store" / "runs").iterdir())[-1]
 
 
-def parallel_figures(repeats: int) -> dict[str, float]:
-    folder = OUT / "forests"
+def planned_seconds(config: Path) -> float:
+    """What `bakeoff run --plan` expects the run to take."""
+    out = subprocess.run([str(BIN / "bakeoff"), "run", str(config), "--plan", "--no-cache", "--format", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    return float(json.loads(out)["wall_seconds"])
+
+
+def workload_figures(name: str, repeats: int) -> dict[str, float]:
+    from workloads import WORKLOADS
+
+    folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
-    table(30_000, 25).to_csv(folder / "data.csv", index=False)
-    config = forest_config(folder)
+    table(WORKLOADS[name]["rows"], WORKLOADS[name]["features"]).to_csv(folder / "data.csv", index=False)
+    config = workload_config(folder, name)
     bakeoff = [str(BIN / "bakeoff"), "run", str(config)]
     loop = [sys.executable, str(HERE / "fits.py")]
+    timed([*bakeoff, "--no-cache"])  # warm-up: prepares the data once and records what each fit costs
+    planned = planned_seconds(config)
     times: dict[str, list[float]] = {"sequential": [], "joblib": [], "bakeoff": [], "cached": []}
     overheads: list[float] = []
     for i in range(repeats):
-        print(f"  round {i + 1}/{repeats}", file=sys.stderr)
-        times["sequential"].append(timed([*loop, "sequential", str(folder / "data.csv")]))
-        times["joblib"].append(timed([*loop, "joblib", str(folder / "data.csv")]))
+        print(f"  {name}: round {i + 1}/{repeats}", file=sys.stderr)
+        times["sequential"].append(timed([*loop, "sequential", name, str(folder / "data.csv")]))
+        times["joblib"].append(timed([*loop, "joblib", name, str(folder / "data.csv")]))
         times["bakeoff"].append(timed([*bakeoff, "--no-cache"]))
         for result in (latest_run(folder) / "models").glob("*/result.json"):
             r = json.loads(result.read_text())
@@ -88,9 +101,11 @@ def parallel_figures(repeats: int) -> dict[str, float]:
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
         "sequential_s": med["sequential"], "joblib_s": med["joblib"], "bakeoff_s": med["bakeoff"],
-        "cached_s": med["cached"],
+        "cached_s": med["cached"], "planned_s": planned,
+        "bakeoff_vs_joblib": med["bakeoff"] / med["joblib"],
         "bakeoff_vs_sequential": med["bakeoff"] / med["sequential"],
         "joblib_vs_sequential": med["joblib"] / med["sequential"],
+        "planned_vs_measured": planned / med["bakeoff"],
         "cached_vs_cold": med["cached"] / med["bakeoff"],
         "overhead_median_s": statistics.median(overheads),
         "overhead_max_s": max(overheads),
@@ -137,11 +152,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the interleaved comparison")
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the large table (0 skips it)")
+    parser.add_argument("--workloads", nargs="*", default=["equal", "uneven"], help="which workloads to time")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     OUT.mkdir(exist_ok=True)
-    print("4 forests, 2 cores:", file=sys.stderr)
-    figures = {"parallel": parallel_figures(args.repeats)}
+    figures = {name: workload_figures(name, args.repeats) for name in args.workloads}
     if args.big_rows:
         print(f"{args.big_rows:,} x 25 table:", file=sys.stderr)
         figures["big"] = big_table_figures(args.big_rows)

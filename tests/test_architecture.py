@@ -16,9 +16,10 @@ PACKAGE = ROOT / "src" / "bakeoff"
 
 # Lowest first. A module may import from its own layer (without a loop) and from layers below.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"errors", "cpu", "examples", "storage", "catalog", "metrics", "versions", "spec", "records",
+    ("foundation", {"errors", "cpu", "examples", "storage", "catalog", "forkserver", "metrics", "versions", "spec", "records",
                     "kfp.backends"}),
-    ("model", {"data", "modeling", "search", "training", "leaderboard", "report", "runs", "tracking", "history"}),
+    ("model", {"data", "modeling", "search", "training", "leaderboard", "report", "runs", "tracking", "history",
+               "costs", "schedule"}),
     ("steps", {"steps", "progress"}),
     ("places", {"supervise", "kfp", "kfp.components", "kfp.pipeline", "kfp.stepio", "kfp.validate", "kfp.ui_metrics",
                 "kfp.client", "kfp.submit", "kfp.generate"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bakeoff.cpu import cgroup_cpu_limit, threads_per_model, usable_cpus
+from bakeoff.cpu import cgroup_cpu_limit, usable_cpus
 
 
 def test_cgroup_v2_quota(tmp_path: Path) -> None:
@@ -24,12 +24,6 @@ def test_cgroup_v1_quota(tmp_path: Path) -> None:
     (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
     assert cgroup_cpu_limit(tmp_path) == 0.5
     assert usable_cpus(tmp_path) == 1
-
-
-def test_thread_budget_divides_cpus_between_parallel_models() -> None:
-    assert threads_per_model(2, cpus=8) == 4
-    assert threads_per_model(3, cpus=8) == 2
-    assert threads_per_model(16, cpus=8) == 1
 
 
 def test_the_thread_budget_reaches_blas_and_joblib() -> None:

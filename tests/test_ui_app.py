@@ -54,7 +54,11 @@ def test_load_edit_fix_run_and_see_the_leaderboard(at) -> None:  # noqa: ANN001
     # keep the two fast models, so the run takes seconds
     at.button(key="remove:models[1]").click().run()
     at.button(key="remove:models[1]").click().run()
-    assert [e.label for e in at.expander] == ["**logistic** · LogisticRegression", "**knn** · KNeighborsClassifier"]
+    assert [e.label for e in at.expander if e.label != "Plan"] == [
+        "**logistic** · LogisticRegression", "**knn** · KNeighborsClassifier"]
+    # the plan of a run, as `bakeoff run --plan` shows it
+    [plan] = [d.value for d in at.main.dataframe if "threads" in d.value.columns]
+    assert sorted(plan["model"]) == ["knn", "logistic"]
 
     at.text_input(key="yaml:models[0].params.C").input("-1").run()
     assert any("'C' parameter of LogisticRegression" in e for e in main_errors(at))
@@ -111,7 +115,7 @@ def test_dataset_preview_picks_real_columns_and_filters_the_catalog(at) -> None:
     at.multiselect(key="many:dataset.drop").select("sex").run()
     at.selectbox(key="new:estimator").select("Lasso").run()
     at.button(key="new:add").click().run()
-    assert at.expander[-1].label == "**lasso-2** · Lasso"
+    assert [e.label for e in at.expander if e.label != "Plan"][-1] == "**lasso-2** · Lasso"
     add = at.selectbox(key="add:models[4].params")
     assert "alpha: 1.0" in add.options  # each parameter with its default, from the signature
     add.select("alpha").run()

@@ -95,9 +95,10 @@ def _discover_sklearn() -> dict[str, tuple[str, str, Task]]:
 def _sklearn_index() -> dict[str, tuple[str, str, Task]]:
     """name -> (module, class, task), cached on disk per scikit-learn version, so that a pod or a
     CLI call imports only the estimators it uses instead of all of scikit-learn."""
-    import sklearn
+    from importlib.metadata import version
 
-    path = _cache_dir() / f"estimators-sklearn-{sklearn.__version__}.json"
+    # the distribution's version, read without importing scikit-learn (half a second)
+    path = _cache_dir() / f"estimators-sklearn-{version('scikit-learn')}.json"
     try:
         return {name: tuple(entry) for name, entry in json.loads(path.read_text()).items()}  # type: ignore[misc]
     except (OSError, ValueError):
@@ -138,6 +139,16 @@ def names() -> dict[str, Task]:
     """Every estimator name a config may use, with its task, without importing the estimators."""
     return {**{name: entry[2] for name, entry in _sklearn_index().items()},
             **{name: info.task for name, info in plugins().items()}}
+
+
+def module_of(name: str) -> str | None:
+    """The module that defines estimator ``name``, without importing it or scikit-learn (None:
+    unknown): a plugin's from its entry point's value, scikit-learn's from the cached index."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return ep.value.partition(":")[0]
+    entry = _sklearn_index().get(name)
+    return entry[0] if entry else None
 
 
 def resolve(name: str) -> EstimatorInfo:

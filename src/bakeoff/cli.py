@@ -91,20 +91,46 @@ NoCacheOption = Annotated[bool, typer.Option(
     "--no-cache", help="Retrain every model even if an identical result exists.")]
 
 
+class PlanFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="The experiment YAML file.")],
     parallel: ParallelOption = None,
     no_cache: NoCacheOption = False,
     runner: Annotated[RunnerName, typer.Option(help="local: a process per model here. kfp-docker: the compiled KFP pipeline under kfp.local's DockerRunner, in the project image.")] = RunnerName.local,
+    plan: Annotated[bool, typer.Option("--plan", help="Show the schedule (order, threads per model, expected wall time) and run nothing.")] = False,
+    fmt: Annotated[PlanFormat, typer.Option("--format", help="How --plan prints the schedule.")] = PlanFormat.table,
 ) -> None:
-    """Run a bake-off on this machine: prepare the data, train every model in parallel, rank them."""
+    """Run a bake-off on this machine: prepare the data, train every model in parallel, rank them.
+
+    Models start longest first; one that can use threads (a forest, boosting, neighbours) gets
+    several cores when that ends the run sooner. --plan shows what a run would do now.
+    """
+    import time
+
+    from bakeoff.cpu import process_age
+
+    began = time.monotonic() - process_age()
+    if runner is RunnerName.local and not plan:  # first: its imports overlap with all that follows
+        from bakeoff.forkserver import sketch, warm_start
+
+        estimators, tracked = sketch(config)
+        warm_start(estimators, tracked=tracked)
     from bakeoff.progress import LiveProgress
     from bakeoff.runners.base import RunOptions
     from bakeoff.spec import anchored, load_config
 
     exp = anchored(load_config(config), config.resolve().parent)
     err = _console(stderr=True)
+    if plan:
+        if runner is not RunnerName.local:
+            raise UserError("--plan: only the local runner plans its schedule; drop --runner")
+        _print_plan(exp, RunOptions(parallel, not no_cache), fmt)
+        return
     if runner is RunnerName.kfp_docker:
         from bakeoff.runners.kfp_docker import KfpDockerRunner
 
@@ -113,9 +139,34 @@ def run(
         from bakeoff.runners.local import LocalRunner
 
         with LiveProgress(err) as show:
-            outcome = LocalRunner().run(exp, RunOptions(parallel, not no_cache, show))
+            outcome = LocalRunner().run(exp, RunOptions(parallel, not no_cache, show, began))
     assert outcome.board is not None  # both runners wait for the leaderboard
     _show_leaderboard(outcome.board, outcome.run.store.uri(outcome.run.key("report.html")), err)
+
+
+def _print_plan(exp, options, fmt: PlanFormat) -> None:  # noqa: ANN001 - types stay lazy
+    from rich.table import Table
+
+    from bakeoff.progress import plan_rows
+    from bakeoff.runners.local import LocalRunner
+
+    schedule, cached = LocalRunner().plan(exp, options)
+    if fmt is PlanFormat.json:
+        typer.echo(json.dumps({"wall_seconds": schedule.wall_seconds, "threads": schedule.budget,
+                               "parallel": schedule.parallel, "cached": cached,
+                               "models": [{"model": s.name, "threads": s.threads, "start": s.start, "end": s.end,
+                                           "fit_one_thread": s.cost.fit, "other": s.cost.other,
+                                           "estimate": s.cost.source} for s in schedule.slots]}, indent=2))
+        return
+    rows = plan_rows(schedule, cached)
+    table = Table(title=f"plan · {exp.experiment} · at most {schedule.parallel} models and {schedule.budget} "
+                        f"threads at once", caption=f"expected wall time {schedule.wall_seconds:.1f} s, "
+                                                    "start-up of each process included")
+    for column in rows[0] if rows else ("model",):
+        table.add_column(column, justify="left" if column in ("model", "estimate") else "right")
+    for row in rows:
+        table.add_row(*row.values())
+    _console().print(table)
 
 
 def _show_leaderboard(board, report_uri: str, err) -> None:  # noqa: ANN001 - rich types stay lazy
@@ -356,9 +407,28 @@ def compile_(
     access_key_field: Annotated[Optional[str], typer.Option(help="Key of the access key in that Secret.")] = None,
     secret_key_field: Annotated[Optional[str], typer.Option(help="Key of the secret key in that Secret.")] = None,
     parallelism: Annotated[Optional[int], typer.Option(min=1, help="Train pods at once (--generic).")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Show the CPUs each model's pod could ask for, from the estimated cost of its fit, and write nothing.")] = False,
 ) -> None:
     """Compile a Kubeflow pipeline (one pod per model), validate it, then write it."""
     from bakeoff.kfp.pipeline import compile_for
+
+    if plan:
+        from rich.table import Table
+
+        from bakeoff.kfp.pipeline import resource_plan
+        from bakeoff.spec import anchored, load_config
+
+        if config is None:
+            raise UserError("CONFIG: --plan needs the experiment YAML, to estimate its models on its data")
+        rows = resource_plan(anchored(load_config(config), config.resolve().parent))
+        table = Table(title="CPUs per train pod", caption="every model's pod runs at once on a cluster; "
+                      "a long fit that uses threads is worth more than one CPU")
+        for column in rows[0]:
+            table.add_column(column, justify="right" if column in ("fit s on 1 cpu", "cpu", "expected s") else "left")
+        for row in rows:
+            table.add_row(*row.values())
+        _console().print(table)
+        return
 
     text, what = compile_for(config, generic=generic, overrides={
         "image": image, "s3_endpoint": s3_endpoint, "secret_name": secret_name,

@@ -35,6 +35,12 @@ def usable_cpus(root: Path = CGROUP_ROOT) -> int:
     return max(1, min(affinity, math.ceil(limit)) if limit else affinity)
 
 
-def threads_per_model(parallel: int, cpus: int | None = None) -> int:
-    """Threads each of ``parallel`` concurrent models may use without oversubscribing."""
-    return max(1, (cpus or usable_cpus()) // max(1, parallel))
+def process_age() -> float:
+    """Seconds since this process started (Linux's /proc; 0 where there is none): a run's
+    start-up, imports and config checks included, as the person waiting sees it."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time after boot
+        return max(0.0, float(Path("/proc/uptime").read_text().split()[0]) - started)
+    except (OSError, ValueError, IndexError):
+        return 0.0

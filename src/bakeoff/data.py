@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bakeoff.catalog import Task
+from bakeoff.costs import Shape
 from bakeoff.records import Schema
 from bakeoff.errors import UserError, did_you_mean
 from bakeoff.spec import DatasetSpec, SplitSpec
@@ -61,6 +62,7 @@ class TableInfo:
     task: Task
     columns: dict[str, str]  # name -> "numeric" | "categorical", in the table's order
     classes: list[str | int | float] | None
+    rows: int = 0  # rows with a target value: what the split divides
 
 
 def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
@@ -79,7 +81,7 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
     kinds = {c: "numeric" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
              else "categorical" for c in columns}
     classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
-    return TableInfo(spec.target, task, kinds, classes)
+    return TableInfo(spec.target, task, kinds, classes, int(y.notna().sum()))
 
 
 def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
@@ -113,6 +115,21 @@ def fingerprint(raw: bytes, dataset: DatasetSpec, split: SplitSpec) -> str:
     return h.hexdigest()
 
 
+def split_sizes(rows: int, split: SplitSpec) -> tuple[int, int, int]:
+    """Rows of train, valid and test for a table of ``rows`` labelled rows."""
+    n_test = max(1, round(rows * split.test_size))
+    n_valid = max(1, round(rows * split.valid_size))
+    if rows - n_test - n_valid < 2:
+        raise UserError(f"dataset.uri: {rows} labelled rows are too few to split; add rows")
+    return rows - n_test - n_valid, n_valid, n_test
+
+
+def shape(info: TableInfo, table: Schema, split: SplitSpec) -> Shape:
+    """The shape a model of this run trains on, without splitting anything."""
+    train, valid, test = split_sizes(info.rows, split)
+    return Shape(train, valid, test, len(table.features))
+
+
 def split_frame(df: pd.DataFrame, schema: Schema, split: SplitSpec) -> dict[str, pd.DataFrame]:
     """Deterministic train/valid/test split, stratified on the target for classification."""
     from sklearn.model_selection import train_test_split
@@ -124,10 +141,7 @@ def split_frame(df: pd.DataFrame, schema: Schema, split: SplitSpec) -> dict[str,
         if counts.min() < 3:
             raise UserError(f"dataset.target: class {counts.idxmin()!r} has {counts.min()} row(s); a "
                             "stratified three-way split needs at least 3 per class; drop or merge it")
-    n_test = max(1, round(len(df) * split.test_size))
-    n_valid = max(1, round(len(df) * split.valid_size))
-    if len(df) - n_test - n_valid < 2:
-        raise UserError(f"dataset.uri: {len(df)} labelled rows are too few to split; add rows")
+    _, n_valid, n_test = split_sizes(len(df), split)
     try:
         rest, test = train_test_split(df, test_size=n_test, random_state=split.seed,
                                       stratify=df[schema.target] if stratify else None)

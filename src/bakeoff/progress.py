@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bakeoff.records import ModelResult
     from bakeoff.runs import Run
+    from bakeoff.schedule import Plan
 
 STATES = ("queued", "running", "ok", "failed", "cached")
 STYLES = {"ok": "green", "cached": "cyan", "failed": "red", "running": "yellow", "queued": "dim"}
@@ -70,6 +71,17 @@ def rows(progress: RunProgress, *, error_width: int | None = None) -> list[dict[
         outcome = error if s.state == "failed" else "" if s.score is None else f"{s.score:.4f}"
         out.append({"model": s.name, "state": s.state, "wall s": "" if elapsed is None else f"{elapsed:.1f}",
                     f"test {progress.primary or 'score'}": outcome})
+    return out
+
+
+def plan_rows(plan: Plan, cached: list[str]) -> list[dict[str, str]]:
+    """The plan of a run, one row per model in launch order, as `bakeoff run --plan` and the app
+    show it: threads, expected start and end (wall seconds from the first launch), and where the
+    estimate came from (an earlier fit of the same model, or its family's prior)."""
+    out = [{"model": s.name, "threads": str(s.threads), "start s": f"{s.start:.1f}", "end s": f"{s.end:.1f}",
+            "fit s on 1 thread": f"{s.cost.fit:.1f}", "estimate": s.cost.source} for s in plan.slots]
+    out += [{"model": name, "threads": "", "start s": "", "end s": "", "fit s on 1 thread": "",
+             "estimate": "cached: not trained"} for name in cached]
     return out
 
 

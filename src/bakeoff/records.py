@@ -176,6 +176,8 @@ class ModelResult:
     fit_seconds: float | None = None
     predict_seconds: float | None = None  # the test split's predict alone: the serving latency
     predict_rows: int = 0
+    rows: dict[str, int] = field(default_factory=dict)  # train, valid, test
+    features: int = 0
     step_seconds: float | None = None
     timings: dict[str, float] = field(default_factory=dict)  # load, fit, predict, score, save
     threads: int | None = None

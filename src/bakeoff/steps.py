@@ -17,42 +17,73 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bakeoff import records
 from bakeoff.records import Context, Job, ModelResult, Prepared
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def prepare(run_uri: str) -> Prepared:
-    from bakeoff import data, tracking
+    from bakeoff.data import TableInfo
+    from bakeoff.spec import Experiment
+    from bakeoff.storage import ObjectStore
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What prepare finds out before it writes anything; a plan of the run needs the same."""
+
+    fingerprint: str
+    info: TableInfo
+    frame: pd.DataFrame | None  # the parsed table, when these data were never prepared
+    context: Context
+    jobs: dict[str, Job]  # by model name
+
+    @property
+    def reused(self) -> bool:
+        return self.frame is None
+
+
+def survey(exp: Experiment, store: ObjectStore) -> Survey:
+    """Fingerprint the data, read what is known of it (or parse it), and make each model's job."""
+    from bakeoff import data
     from bakeoff.errors import UserError
-    from bakeoff.runs import Run
     from bakeoff.spec import task_problems
     from bakeoff.storage import read_uri
     from bakeoff.versions import code_identity
 
-    run = Run.from_uri(run_uri)
-    exp = run.config()
     raw = read_uri(exp.dataset.uri)
     fp = data.fingerprint(raw, exp.dataset, exp.split)
-    info = data.prepared_table(run.store, fp)  # known data: no need to parse the table again
-    reused = info is not None
-    frame = None if reused else data.read_table(raw, exp.dataset)
+    info = data.prepared_table(store, fp)  # known data: no need to parse the table again
+    frame = None if info is not None else data.read_table(raw, exp.dataset)
     info = info or data.describe(frame, exp.dataset)
     table = data.schema_for(info, exp.dataset)
     problems = task_problems(exp, table.task)
     if problems:
         raise UserError(*problems)
-    if frame is not None:
-        data.write_prepared(run.store, fp, data.split_frame(frame, table, exp.split), info)
     primary, others = exp.metric_names(table.task)
     context = Context(fp, table, primary, tuple(others), exp.split.seed, code_identity())
     tracking_settings = exp.tracking.model_dump(mode="json", by_alias=True, exclude_none=True)
-    jobs = {m.name: records.write_job(run.store, Job(context, m.spec(), exp.experiment, tracking_settings))
-            for m in exp.models}
+    jobs = {m.name: Job(context, m.spec(), exp.experiment, tracking_settings) for m in exp.models}
+    return Survey(fp, info, frame, context, jobs)
+
+
+def prepare(run_uri: str) -> Prepared:
+    from bakeoff import data, tracking
+    from bakeoff.runs import Run
+
+    run = Run.from_uri(run_uri)
+    exp = run.config()
+    found = survey(exp, run.store)
+    if found.frame is not None:
+        data.write_prepared(run.store, found.fingerprint,
+                            data.split_frame(found.frame, found.context.table, exp.split), found.info)
+    jobs = {name: records.write_job(run.store, job) for name, job in found.jobs.items()}
     parent = tracking.start_parent(exp, run)  # first, so an unreachable server fails before training
-    prepared = Prepared(fp, exp.digest(), context, jobs, reused, records.now(), parent)
+    prepared = Prepared(found.fingerprint, exp.digest(), found.context, jobs, found.reused, records.now(), parent)
     run.write_prepared(prepared)
     return prepared
 
@@ -71,11 +102,13 @@ def reusable(store_root: str, job: str) -> ModelResult | None:
 
 
 def train(store_root: str, job_id: str, model: str, *, threads: int | None = None,
-          attempt: str | None = None, placement: dict[str, Any] | None = None) -> ModelResult:
+          attempt: str | None = None, placement: dict[str, Any] | None = None,
+          on_evaluated: Callable[[], None] | None = None) -> ModelResult:
     """Fit, evaluate and save one job; write its result last (the commit marker).
 
     ``attempt`` names this try, so that whoever supervises the process can tell its result from
-    an older one. The store failing raises; the model failing is a failed result.
+    an older one. ``on_evaluated`` is called once the threaded work (fit, predict) is over: what is
+    left runs on one thread. The store failing raises; the model failing is a failed result.
     """
     from bakeoff import data, modeling, tracking, training, versions
     from bakeoff.cpu import usable_cpus
@@ -95,7 +128,9 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     load_seconds = time.perf_counter() - clock
     result = ModelResult(model, spec.estimator, "failed", job=job_id, attempt=attempt,
                          code=versions.code_identity(), params=spec.params, threads=threads,
-                         placement=placement or {}, versions=versions.libraries())
+                         placement=placement or {}, versions=versions.libraries(),
+                         rows={name: len(frame) for name, frame in splits.items()},
+                         features=len(context.table.features))
     try:
         evaluation = training.evaluate(spec, context.table, X, y, metrics=context.metrics,
                                        seed=context.seed, threads=threads)
@@ -104,6 +139,8 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
         result.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         result.traceback = traceback.format_exc(limit=-8)
         result.timings = {"load": load_seconds}
+    if on_evaluated is not None:
+        on_evaluated()
     if evaluation is not None:
         clock = time.perf_counter()
         result.artifacts = {

@@ -24,26 +24,26 @@ from bakeoff.storage import open_store
 EX_TEMPFAIL = 75  # sysexits.h: the child's way to say "the store failed, not the model"
 
 
-def start_context(*, preload_mlflow: bool = False) -> Any:
-    """A forkserver that starts importing now, so its imports overlap with other work and every
-    child forks warm; spawn where there is no forkserver."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    from multiprocessing import forkserver
-
-    ctx = mp.get_context("forkserver")
-    # mlflow takes seconds to import; pay for it once, not in every model's process
-    ctx.set_forkserver_preload(["bakeoff.runners.preload", *(["mlflow"] if preload_mlflow else [])])
-    forkserver.ensure_running()
-    return ctx
+def _nothing() -> None:
+    pass
 
 
-def _child(store_root: str, job: str, model: str, threads: int, attempt: str, placement: dict[str, Any]) -> None:
+def warm_up(ctx: Any) -> None:
+    """Wait until the forkserver has imported what it preloads, so that no model's time counts
+    the wait (one trivial child, started and joined)."""
+    process = ctx.Process(target=_nothing, name="bakeoff-warm-up")
+    process.start()
+    process.join()
+
+
+def _child(store_root: str, job: str, model: str, threads: int, attempt: str, placement: dict[str, Any],
+           evaluated: Any) -> None:
     from bakeoff import steps
 
     code = 0
     try:
-        steps.train(store_root, job, model, threads=threads, attempt=attempt, placement=placement)
+        steps.train(store_root, job, model, threads=threads, attempt=attempt, placement=placement,
+                    on_evaluated=lambda: evaluated.send(True))
     except UserError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -62,12 +62,15 @@ class Training:
     def __init__(self, ctx: Any, store_root: str, job: str, model: str, *, threads: int,
                  timeout: float | None = None, placement: dict[str, Any] | None = None) -> None:
         self.store_root, self.job, self.model = store_root, job, model
-        self.timeout, self.placement = timeout, placement or {}
+        self.threads, self.timeout, self.placement = threads, timeout, placement or {}
         self.attempt = records.new_attempt()
         self.timed_out = False
+        self.released = False
         self.started: float | None = None
+        # the child says when only one-thread work is left; the parent can wait on it like a sentinel
+        self.evaluated, sender = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child, name=f"bakeoff-{model}", args=(
-            store_root, job, model, threads, self.attempt, self.placement))
+            store_root, job, model, threads, self.attempt, self.placement, sender))
 
     def start(self) -> Training:
         self.started = time.monotonic()
@@ -80,6 +83,20 @@ class Training:
 
     def alive(self) -> bool:
         return self.process.is_alive()
+
+    @property
+    def threads_in_use(self) -> int:
+        """Its thread budget while it fits and predicts, one after that (scoring, saving): the
+        scheduler may hand the rest to a model that starts now."""
+        if not self.released and self.evaluated.poll():
+            self.evaluated.recv()
+            self.released = True
+        return 1 if self.released else self.threads
+
+    @property
+    def waitables(self) -> list[Any]:
+        """What to wait on for news of it: its end, and its threads coming free."""
+        return [self.sentinel] if self.released or self.threads == 1 else [self.sentinel, self.evaluated]
 
     def remaining(self) -> float | None:
         if not self.timeout or self.started is None:
@@ -107,6 +124,13 @@ class Training:
         store = open_store(self.store_root)
         result = records.read_result(store, self.job)
         if result is not None and result.attempt == self.attempt:
+            if result.ok and result.fit_seconds is not None:  # what it cost, for the next plan
+                from bakeoff.costs import Observation, Shape, record
+
+                shape = Shape(result.rows["train"], result.rows["valid"], result.rows["test"], result.features)
+                wall = time.monotonic() - (self.started or time.monotonic())
+                record(store, records.read_job(store, self.job).spec_digest, self.job,
+                       Observation(shape, self.threads, result.fit_seconds, wall, records.now()))
             return result
         code = self.process.exitcode
         if code == EX_TEMPFAIL:

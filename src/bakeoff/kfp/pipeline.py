@@ -398,3 +398,25 @@ def compile_for(config: Path | None, *, generic: bool, overrides: dict[str, Any]
     else:
         what = f"one train pod per model ({len(exp.models)})"
     return compiled.text, f"pipeline {pipeline_name(exp)!r}, {what}"
+
+
+def resource_plan(exp: Experiment) -> list[dict[str, str]]:
+    """The CPUs each model's pod could ask for, from the same estimates the local runner plans
+    with (schedule.suggested_cpus); a model whose config sets its CPUs keeps them."""
+    from bakeoff import costs, data, steps
+    from bakeoff.schedule import suggested_cpus
+    from bakeoff.storage import open_store
+
+    store = open_store(exp.storage)
+    found = steps.survey(exp, store)
+    shape = data.shape(found.info, found.context.table, exp.split)
+    rows = []
+    for m in exp.models:
+        cost = costs.estimate(m, shape, costs.history(store, m.digest()))
+        own = m.resources.limits.cpu or m.resources.requests.cpu
+        cpus = suggested_cpus(cost)
+        rows.append({"model": m.name, "estimator": m.estimator, "fit s on 1 cpu": f"{cost.fit:.1f}",
+                     "estimate": cost.source, "cpu": own or str(cpus),
+                     "expected s": "" if own else f"{cost.seconds(cpus):.1f}",
+                     "cpu from": "the config" if own else "suggested"})
+    return rows

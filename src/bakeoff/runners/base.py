@@ -24,6 +24,7 @@ class RunOptions:
     parallel: int | None = None  # models at once; None: the config's runtime.parallel, else the runner's default
     use_cache: bool = True  # reuse an identical model's earlier result
     on_progress: Callable[[RunProgress], None] | None = None  # snapshots, for runners that can watch
+    began_at: float | None = None  # time.monotonic() when the user's command began (start-up included)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Imported once by the local runner's forkserver, so every model process starts warm.
+"""Imported once by the local runner's forkserver, so every model process starts warm. The runner
+adds the modules of the run's own estimators (``catalog.module_of``), not all of scikit-learn's.
 
 Each model gets a fresh process (a crash or a leak cannot touch the others), forked from a server
 that has already paid for the imports a train step makes and for building the estimator catalog.
@@ -11,6 +12,4 @@ import skops.io  # noqa: F401
 import sklearn.compose  # noqa: F401
 import threadpoolctl  # noqa: F401
 
-from bakeoff import catalog, data, metrics, modeling, runs, steps  # noqa: F401
-
-catalog.estimators()  # imports every sklearn estimator module once, for all children
+from bakeoff import data, metrics, modeling, runs, search, steps, training  # noqa: F401

@@ -124,6 +124,8 @@ def _run_tab(checked: state.Checked) -> None:
     running = job is not None and not job.done
     if checked.ok and checked.experiment:
         st.checkbox("Reuse identical results of earlier runs", value=True, key="run:cache")
+        if not running:
+            results.plan(anchored(checked.experiment, st.session_state[BASE]), st.session_state["run:cache"])
         if st.button("Run locally", key="run:start", type="primary", disabled=running, icon=":material/play_arrow:"):
             exp = anchored(checked.experiment, st.session_state[BASE])
             st.session_state[JOB] = job = RunJob(exp, use_cache=st.session_state["run:cache"]).start()

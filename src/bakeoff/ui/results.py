@@ -15,6 +15,7 @@ from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
 from bakeoff.report import to_html
 from bakeoff.runs import Run, run_ids
+from bakeoff.spec import Experiment
 from bakeoff.storage import open_store
 from bakeoff.ui.jobs import RunJob
 
@@ -48,6 +49,25 @@ def _chart(board: Leaderboard) -> Any:
                                   legend=None),
         tooltip=["model", "score", "low", "high"])
     return (bars + dots).properties(height=34 * len(scored) + 40)
+
+
+def plan(exp: Experiment, use_cache: bool) -> None:
+    """What a run would do now: the order, the threads of each model and the expected wall time,
+    as `bakeoff run --plan` shows them."""
+    from bakeoff.progress import plan_rows
+    from bakeoff.runners.base import RunOptions
+    from bakeoff.runners.local import LocalRunner
+
+    with st.expander("Plan", icon=":material/schedule:"):
+        try:
+            schedule, cached = LocalRunner().plan(exp, RunOptions(use_cache=use_cache))
+        except UserError as exc:
+            for line in exc.problems:
+                st.error(line)
+            return
+        st.caption(f"Expected wall time {schedule.wall_seconds:.1f} s, at most {schedule.parallel} models and "
+                   f"{schedule.budget} threads at once; longest first, and threads where they end the run sooner.")
+        st.dataframe(pd.DataFrame(plan_rows(schedule, cached)), hide_index=True)
 
 
 def leaderboard(board: Leaderboard, *, key: str) -> None:
