@@ -21,12 +21,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120
 RUN python3 -m venv /opt/venv
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so this slow layer is rebuilt only when they change.
-# Only [project.dependencies] by default: no kfp SDK, no Streamlit, no MLflow, no test tools.
-# EXTRAS (optional) names extras of pyproject.toml to add, comma-separated: EXTRAS=mlflow for
-# steps that log to MLflow. PINS (optional) holds name==version pins, space-separated, applied as
-# pip constraints: CI passes those of its own venv, so a process and a container run the very
-# same libraries.
-ARG EXTRAS=""
+# [project.dependencies] and the kubernetes client (the k8s extra: `bakeoff step drive` runs the
+# Kubernetes runner in a pod); no kfp SDK, no Streamlit, no MLflow, no test tools. EXTRAS names
+# extras of pyproject.toml, comma-separated: EXTRAS=k8s,mlflow for steps that log to MLflow.
+# PINS (optional) holds name==version pins, space-separated, applied as pip constraints: CI passes
+# those of its own venv, so a process and a container run the very same libraries.
+ARG EXTRAS="k8s"
 ARG PINS=""
 COPY pyproject.toml ./
 RUN python3 -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \

@@ -71,6 +71,7 @@ import yaml
 
 import kfp_schemas
 from bakeoff.examples import write_example
+from standin_http import QuietHandler
 
 API = "/apis/v2beta1/"
 BIN = Path(sys.executable).parent
@@ -457,18 +458,7 @@ class StandInKfp:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         kfp = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(QuietHandler):
             def _serve(self, method: str) -> None:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}

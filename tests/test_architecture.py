@@ -23,8 +23,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("steps", {"steps", "progress"}),
     ("places", {"supervise", "kfp", "kfp.components", "kfp.pipeline", "kfp.stepio", "kfp.validate", "kfp.ui_metrics",
                 "kfp.client", "kfp.submit", "kfp.generate"}),
-    ("runners", {"runners", "runners.base", "runners.local", "runners.kfp_docker", "runners.cluster", "runners.preload"}),
-    ("front", {"cli", "ui", "ui.app", "ui.files", "ui.jobs", "ui.kubeflow", "ui.results", "ui.sections",
+    ("runners", {"runners", "runners.base", "runners.local", "runners.kfp_docker", "runners.cluster", "runners.preload",
+                 "runners.k8s"}),
+    ("front", {"cli", "doctor", "ui", "ui.app", "ui.files", "ui.jobs", "ui.kubeflow", "ui.results", "ui.sections",
                "ui.state", "ui.widgets"}),
 ]
 

@@ -10,7 +10,6 @@ these tests skip, saying why, when no Docker engine is reachable.
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 
 from bakeoff import __version__
 from bakeoff.runners.kfp_docker import docker_reachable
+from boards import board_differences, differences
 from conftest import S3Server, bakeoff
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,6 @@ pytestmark = pytest.mark.slow
 IMAGE = os.environ.get("BAKEOFF_IMAGE", f"bakeoff:{__version__}")
 REQUIRED = os.environ.get("BAKEOFF_DOCKER_REQUIRED") == "1"
 MAX_IMAGE_MB = 700
-TOLERANCE = 1e-9
 BUILD_HINT = "scripts/docker/build-image.sh (or: docker build -t IMAGE .)"
 
 
@@ -123,24 +122,6 @@ def test_docker_run_step_train_on_s3_with_credentials_from_env(image: str, proje
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: ") and "Traceback" not in unknown.stderr
 
 
-# What must not differ between a process and a container: everything but timings, ids and cache flags.
-COMPARED = ("model", "estimator", "status", "rank", "primary", "ci", "vs_leader", "tied",
-            "valid_primary", "overfit", "test", "params")
-
-
-def differences(a: Any, b: Any, where: str = "") -> list[str]:
-    """Where two JSON values differ; numbers may differ by TOLERANCE."""
-    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
-        if isinstance(a, dict) and isinstance(b, dict):
-            return [d for k in sorted(a.keys() | b.keys()) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
-        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
-        return [] if type(a) is type(b) and a == b else [f"{where}: {a!r} != {b!r}"]
-    if math.isnan(a) and math.isnan(b):
-        return []
-    return [] if abs(a - b) <= TOLERANCE else [f"{where}: {a!r} != {b!r}"]
-
-
 def test_differences_allow_1e_9_and_no_more() -> None:
     board = {"m": {"test": {"f1": 0.5, "log_loss": float("nan")}, "ci": [0.4, 0.6], "tied": True}}
     assert differences(board, {"m": {"test": {"f1": 0.5 + 1e-10, "log_loss": float("nan")},
@@ -171,10 +152,33 @@ def test_kfp_docker_pipeline_equals_a_local_run_metric_for_metric(image: str, pr
     in_process = leaderboard(s3_server, "local")
     assert [r["status"] for r in in_docker["rows"]] == ["ok"] * len(data["models"])
     assert [r["status"] for r in in_process["rows"]] == ["ok"] * len(data["models"])
-    assert (in_docker["primary"], in_docker["metrics"]) == (in_process["primary"], in_process["metrics"])
-    rows = {r["model"]: {k: r[k] for k in COMPARED} for r in in_docker["rows"]}
-    expected = {r["model"]: {k: r[k] for k in COMPARED} for r in in_process["rows"]}
-    assert differences(rows, expected) == []
+    assert board_differences(in_docker, in_process) == []
+
+
+def test_k8s_runner_with_pods_as_containers_of_the_image_equals_a_local_run(
+        image: str, project, s3_server: S3Server, tmp_path: Path) -> None:  # noqa: ANN001
+    """`bakeoff run --runner k8s` against the Kubernetes STAND-IN, each pod a real container of
+    the image (non-root, read-only root, credentials only from the stand-in's Secret), a failing
+    model in the mix: the same leaderboard as `bakeoff run` to 1e-9."""
+    from k8s_standin import StandInKubernetes, in_docker
+    from test_k8s_runner import FAILING, NAMESPACE, SECRET
+
+    config = s3_project(project, s3_server, "breast-cancer", "k8s")
+    data = yaml.safe_load(config.read_text())
+    data |= {"models": [*data["models"], FAILING["classification"]],
+             "kfp": {"image": image, "s3_endpoint": s3_server.endpoint}}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    with StandInKubernetes(namespaces=(NAMESPACE,), secrets=SECRET, images={image: in_docker(image)}) as k8s:
+        env = {**s3_server.env, "KUBECONFIG": str(k8s.kubeconfig(tmp_path / "kubeconfig"))}
+        on_k8s = bakeoff("run", str(config), "--runner", "k8s", "--namespace", NAMESPACE, "--parallel", "2",
+                         cwd=config.parent, env=env, timeout=900)
+    assert on_k8s.code == 0, on_k8s.stdout[-3000:] + on_k8s.stderr[-3000:]
+    in_pods = leaderboard(s3_server, "k8s")
+    config.write_text(yaml.safe_dump({**data, "storage": "s3://docker-runs/k8s-local"}, sort_keys=False))
+    local = bakeoff("run", str(config), cwd=config.parent, env=s3_server.env, timeout=900)
+    assert local.code == 0, local.stderr
+    assert board_differences(in_pods, leaderboard(s3_server, "k8s-local")) == []
+    assert {r["model"]: r["status"] for r in in_pods["rows"]}["broken"] == "failed"
 
 
 def test_compose_stack_binds_loopback_pins_images_and_holds_no_secret() -> None:

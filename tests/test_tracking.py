@@ -35,7 +35,7 @@ from bakeoff.spec import Experiment, parse_experiment
 from bakeoff.storage import LocalStore
 from bakeoff.supervise import record_failure
 
-from conftest import BIN, S3Server, _free_port
+from conftest import BIN, S3Server, _free_port, bakeoff
 
 pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
 
@@ -365,3 +365,9 @@ def test_the_steps_track_a_run_end_to_end(mlflow_uri: str, client, tmp_path: Pat
     assert run.result("knn").mlflow_run_id == child
     assert client.get_run(parent).info.status == "FINISHED"
     assert client.get_model_version_by_alias("steps-champion", "champion").run_id == child
+
+
+def test_doctor_says_the_tracking_server_answers(mlflow_uri: str, tmp_path: Path) -> None:
+    ran = bakeoff("doctor", "--store", str(tmp_path), env={tracking.ENV_URI: mlflow_uri, "KF_PIPELINES_ENDPOINT": ""})
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert f"ok      mlflow: MLflow at {mlflow_uri} answers" in ran.stdout

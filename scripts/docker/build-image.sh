@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the project image: scripts/docker/build-image.sh [TAG [DOCKER BUILD ARGS…]]
-# TAG defaults to bakeoff:<version>; for example: … bakeoff:0.1.0-mlflow --build-arg EXTRAS=mlflow
+# TAG defaults to bakeoff:<version>; for example: … bakeoff:0.1.0-mlflow --build-arg EXTRAS=k8s,mlflow
 #
 # With the legacy builder (DOCKER_BUILDKIT=0; Debian's docker.io has no buildx), which takes the
 # base image from the local engine without pulling; and on the host network, so pip inside the

@@ -82,6 +82,12 @@ def schema() -> None:
 class RunnerName(str, Enum):
     local = "local"
     kfp_docker = "kfp-docker"
+    k8s = "k8s"
+
+
+NamespaceK8sOption = Annotated[Optional[str], typer.Option("--namespace", help="Kubernetes namespace of the Jobs (k8s; default: the kube context's, else default).")]
+ContextOption = Annotated[Optional[str], typer.Option(help="kubeconfig context (k8s; default: the current one, or in-cluster).")]
+StartTimeoutOption = Annotated[float, typer.Option(min=1, help="Seconds a pod may wait to start (image pull, scheduling) before its model is a failed row (k8s).")]
 
 
 ParallelOption = Annotated[Optional[int], typer.Option(
@@ -101,11 +107,19 @@ def run(
     config: Annotated[Path, typer.Argument(help="The experiment YAML file.")],
     parallel: ParallelOption = None,
     no_cache: NoCacheOption = False,
-    runner: Annotated[RunnerName, typer.Option(help="local: a process per model here. kfp-docker: the compiled KFP pipeline under kfp.local's DockerRunner, in the project image.")] = RunnerName.local,
+    runner: Annotated[RunnerName, typer.Option(help="local: a process per model here. kfp-docker: the compiled KFP pipeline under kfp.local's DockerRunner, in the project image. k8s: a Kubernetes Job per step, on any cluster.")] = RunnerName.local,
     plan: Annotated[bool, typer.Option("--plan", help="Show the schedule (order, threads per model, expected wall time) and run nothing.")] = False,
     fmt: Annotated[PlanFormat, typer.Option("--format", help="How --plan prints the schedule.")] = PlanFormat.table,
+    namespace: NamespaceK8sOption = None,
+    context: ContextOption = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Return the run URI at once; a driver Job runs the rest in the cluster (k8s).")] = False,
+    store: Annotated[Optional[str], typer.Option(help="s3://bucket/prefix for the run (k8s; default: the config's storage).")] = None,
+    start_timeout: StartTimeoutOption = 300,
 ) -> None:
-    """Run a bake-off on this machine: prepare the data, train every model in parallel, rank them.
+    """Run a bake-off: prepare the data, train every model in parallel, rank them.
+
+    Here by default; --runner k8s runs a Kubernetes Job per step on any cluster, and
+    --runner kfp-docker the compiled Kubeflow pipeline in Docker.
 
     Models start longest first; one that can use threads (a forest, boosting, neighbours) gets
     several cores when that ends the run sooner. --plan shows what a run would do now.
@@ -131,7 +145,24 @@ def run(
             raise UserError("--plan: only the local runner plans its schedule; drop --runner")
         _print_plan(exp, RunOptions(parallel, not no_cache), fmt)
         return
-    if runner is RunnerName.kfp_docker:
+    k8s_only = [flag for flag, given in (("--namespace", namespace), ("--context", context),
+                                         ("--detach", detach), ("--store", store),
+                                         ("--start-timeout", start_timeout != 300)) if given]
+    if runner is not RunnerName.k8s and k8s_only:
+        raise UserError(f"{', '.join(k8s_only)}: only the k8s runner takes {'it' if len(k8s_only) == 1 else 'them'}; "
+                        "add --runner k8s")
+    if runner is RunnerName.k8s:
+        from bakeoff.runners.k8s import KubernetesRunner, connect
+
+        k8s = KubernetesRunner(*connect(namespace, context, start_timeout), store=store, detach=detach, log=err.print)
+        if detach:
+            outcome = k8s.run(exp, RunOptions(parallel, not no_cache))
+            typer.echo(f"run {outcome.run.uri}\nfollow it: kubectl -n {k8s.cluster.namespace} get jobs -l "
+                       f"bakeoff.run-id={outcome.run.run_id}; read it: bakeoff report {outcome.run.uri}")
+            return
+        with LiveProgress(err) as show:
+            outcome = k8s.run(exp, RunOptions(parallel, not no_cache, show))
+    elif runner is RunnerName.kfp_docker:
         from bakeoff.runners.kfp_docker import KfpDockerRunner
 
         outcome = KfpDockerRunner(console=err).run(exp, RunOptions(parallel, not no_cache))
@@ -140,7 +171,7 @@ def run(
 
         with LiveProgress(err) as show:
             outcome = LocalRunner().run(exp, RunOptions(parallel, not no_cache, show, began))
-    assert outcome.board is not None  # both runners wait for the leaderboard
+    assert outcome.board is not None  # every runner waits for the leaderboard, but for --detach
     _show_leaderboard(outcome.board, outcome.run.store.uri(outcome.run.key("report.html")), err)
 
 
@@ -184,6 +215,7 @@ class StepName(str, Enum):
     prepare = "prepare"
     train = "train"
     compare = "compare"
+    drive = "drive"
 
 
 @app.command()
@@ -200,6 +232,9 @@ def step(
     context: Annotated[Optional[str], typer.Option(help="Job context digest from prepare (train, with --store).")] = None,
     spec: Annotated[Optional[str], typer.Option(help="The model's spec digest (train, with --store).")] = None,
     timeout: Annotated[Optional[float], typer.Option(min=0, help="Seconds before the model is stopped; 0 for none (train, with --store).")] = None,
+    parallel: Annotated[Optional[int], typer.Option(min=1, help="Train Jobs at once (drive).")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", help="Kubernetes namespace of the run's Jobs (drive; default: the pod's own).")] = None,
+    start_timeout: Annotated[float, typer.Option(min=1, help="Seconds a pod may wait to start (drive).")] = 300,
     placement: Annotated[Optional[str], typer.Option(help="The pod's placement as JSON, recorded with the result (train, with --store).")] = None,
     kfp_output: Annotated[Optional[list[str]], typer.Option(help="NAME=PATH: also write output NAME to PATH, for KFP (prepare, compare; repeatable).")] = None,
     executor_input: Annotated[Optional[str], typer.Option(help="KFP's executor input, {{$}}: publish metrics to the Kubeflow UI (train).")] = None,
@@ -208,6 +243,7 @@ def step(
 
     A model that fails is a result (a failed row), not an error: train exits 0 once it has
     recorded the outcome. Only the store failing, or a mistake in the arguments, exits non-zero.
+    drive is the Kubernetes runner itself, in a pod (`bakeoff run --runner k8s --detach`).
     """
     from bakeoff.kfp import stepio
 
@@ -221,6 +257,14 @@ def step(
         typer.echo(json.dumps({"run_uri": run.uri, "fingerprint": p.fingerprint, "models": p.models,
                                "reused": p.reused}))
         stepio.write_outputs(outputs, stepio.prepare_outputs(run, run.config(), p))
+    elif name is StepName.drive:
+        from bakeoff.runners.base import RunOptions
+        from bakeoff.runners.k8s import KubernetesRunner, connect
+        from bakeoff.runs import Run
+
+        run = Run.from_uri(stepio.require_run_uri(run_uri))
+        runner = KubernetesRunner(*connect(namespace, None, start_timeout), log=typer.echo)
+        _console().print(runner.drive(run, RunOptions(parallel, not no_cache)).board)
     elif name is StepName.train:
         _train_step(run_uri, model, store, context, spec, timeout, placement, threads=threads,
                     use_cache=not no_cache, executor_input=executor_input)
@@ -342,6 +386,43 @@ def runs(store: StoreOption = "./.bakeoff") -> None:
                       leader.model if leader else "[red]none[/]",
                       f"{board.primary} {leader.primary:.4f}" if leader else "")
     _console().print(table)
+
+
+@app.command()
+def doctor(
+    config: Annotated[Optional[Path], typer.Argument(help="The experiment YAML: its store, Secret, image and MLflow are checked.")] = None,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", help="Check Kubernetes: this namespace, its Secret, and (--in-cluster) the image.")] = None,
+    context: ContextOption = None,
+    in_cluster: Annotated[bool, typer.Option("--in-cluster", help="Start a short-lived Job of the image that checks the store from inside the cluster.")] = False,
+    kfp_host: Annotated[Optional[str], typer.Option("--kfp-host", envvar="KF_PIPELINES_ENDPOINT", help="Check Kubeflow Pipelines at this URL: reachable, and a supported version.")] = None,
+    store: Annotated[Optional[str], typer.Option(help="The store to check (default: the config's storage).")] = None,
+    store_only: Annotated[bool, typer.Option("--store-only", hidden=True, help="Only the store: what the in-cluster pod checks.")] = False,
+    start_timeout: Annotated[float, typer.Option(min=1, help="Seconds the --in-cluster check's pod may wait to start (image pull, scheduling).")] = 60,
+) -> None:
+    """Check that everything a run needs is there, one line per check with the fix; exit 2 if not.
+
+    Always: the store (reachable, its bucket there) and MLflow when tracking is set. With
+    --namespace or --context: the kube context and namespace, the S3 Secret and its two keys
+    (names only), and with --in-cluster the image and the store as a pod sees them. With
+    --kfp-host: Kubeflow Pipelines, and that its version is supported.
+    """
+    from bakeoff import doctor as checks
+    from bakeoff.spec import anchored, load_config
+
+    exp = anchored(load_config(config), config.resolve().parent) if config else None
+    found = checks.store_checks(exp, store)
+    if not store_only:
+        if namespace or context or in_cluster:
+            found += checks.kubernetes_checks(exp, namespace, context, start_timeout, in_cluster=in_cluster)
+        else:
+            found.append(checks.Check("kubernetes", "skipped", "pass --namespace (and --context) to check a cluster"))
+        found += checks.kfp_checks(kfp_host) + checks.mlflow_checks(exp)
+    marks = {"ok": "[green]ok[/]     ", "failed": "[red]failed[/] ", "skipped": "[dim]skipped[/]"}
+    console = _console()
+    for check in found:
+        console.print(f"{marks[check.status]} {check.name}: {check.detail}", markup=True, highlight=False)
+    if any(c.status == "failed" for c in found):
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -141,6 +141,29 @@ def create_run(store: ObjectStore, exp: Experiment, run_id: str | None = None) -
     return run
 
 
+def create_cluster_run(exp: Experiment, store: str | None = None) -> Run:
+    """A new run for pods to work in: in ``store`` (else the config's storage), which pods must
+    reach, so not a local folder; a local dataset is copied in first, to
+    ``data/<sha256>/<file name>`` (the same file is uploaded once)."""
+    import hashlib
+
+    from bakeoff.storage import is_local, local_path, read_uri
+
+    root = store or exp.storage
+    if is_local(root):
+        raise UserError(f"storage: {root!r} is not reachable from the cluster; set storage: "
+                        "s3://BUCKET/PREFIX in the config or pass --store s3://BUCKET/PREFIX")
+    opened = open_store(root)
+    exp = exp.model_copy(update={"storage": opened.root})
+    if is_local(exp.dataset.uri):
+        raw = read_uri(exp.dataset.uri)
+        key = f"data/{hashlib.sha256(raw).hexdigest()[:16]}/{local_path(exp.dataset.uri).name}"
+        if not opened.exists(key):
+            opened.write_bytes(key, raw)
+        exp = exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"uri": opened.uri(key)})})
+    return create_run(opened, exp)
+
+
 def find_run(store: ObjectStore, ref: str) -> Run:
     """A run by URI, by id, or by unique id prefix; ``latest`` is the newest."""
     if "/runs/" in ref:

@@ -184,6 +184,21 @@ def log_leaderboard(exp: Experiment, run: Run, prepared: Prepared, results: dict
     return registered
 
 
+def health(settings: TrackingSpec) -> str:
+    """One line saying MLflow answers, or a UserError saying what to fix (`bakeoff doctor`)."""
+    uri = tracking_uri(settings)
+    if uri is None:
+        raise UserError("tracking.mlflow_uri: not set, nor MLFLOW_TRACKING_URI")
+    client = _client_for(settings)
+    assert client is not None
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:  # mlflow raises many types for one cause: it did not answer as MLflow
+        raise UserError(f"tracking.mlflow_uri: {_redacted(uri)} answered /health but not the tracking API "
+                        f"({type(exc).__name__}); check the URL points at the tracking server") from None
+    return f"MLflow at {_redacted(uri)} answers"
+
+
 def load_champion(exp: Experiment, alias: str = ALIAS) -> Pipeline:
     """The Pipeline that ``<tracking.register>@champion`` points to.
 

@@ -6,15 +6,13 @@ and the run's config.yaml. Only then does it start a KFP run, which gets nothing
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from bakeoff.errors import UserError
 from bakeoff.kfp.client import KfpClient, Version
-from bakeoff.runs import Run, create_run
+from bakeoff.runs import Run, create_cluster_run
 from bakeoff.spec import Experiment
-from bakeoff.storage import ObjectStore, is_local, local_path, open_store, read_uri
 
 
 @dataclass(frozen=True)
@@ -25,32 +23,12 @@ class Submitted:
     version: Version
 
 
-def stage(exp: Experiment, store: ObjectStore) -> Experiment:
-    """The config as the pods must see it: the store is ``store`` and the data is in it.
-
-    A local dataset is copied to ``data/<sha256>/<file name>``, so the same file is uploaded once.
-    """
-    exp = exp.model_copy(update={"storage": store.root})
-    if not is_local(exp.dataset.uri):
-        return exp
-    raw = read_uri(exp.dataset.uri)
-    key = f"data/{hashlib.sha256(raw).hexdigest()[:16]}/{local_path(exp.dataset.uri).name}"
-    if not store.exists(key):
-        store.write_bytes(key, raw)
-    return exp.model_copy(update={"dataset": exp.dataset.model_copy(update={"uri": store.uri(key)})})
-
-
 def submit(exp: Experiment, client: KfpClient, package: str, *, store: str | None = None,
            experiment: str | None = None) -> Submitted:
     """Stage the run, publish the compiled ``package`` (a no-op when unchanged) and start one KFP run."""
     from bakeoff.kfp.pipeline import pipeline_name
 
-    root = store or exp.storage
-    if is_local(root):
-        raise UserError(f"storage: {root!r} is not reachable from the cluster; set storage: "
-                        "s3://BUCKET/PREFIX in the config or pass --store s3://BUCKET/PREFIX")
-    opened = open_store(root)
-    run = create_run(opened, stage(exp, opened))
+    run = create_cluster_run(exp, store)
     version = client.publish(pipeline_name(exp), package,
                              description=f"bakeoff {exp.experiment}: {', '.join(exp.model_names)}")
     experiment_id = client.ensure_experiment(experiment or exp.experiment)
