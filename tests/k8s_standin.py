@@ -21,6 +21,13 @@ runner and `bakeoff doctor`, and behaves as Kubernetes documents wherever the ru
   container runner such as Docker) with its env resolved, and its output is the pod's log.
 * Garbage collection (concepts/architecture/garbage-collection): deleting an object deletes the
   objects whose ``ownerReferences`` name its uid; deleting a Job deletes its pods.
+* Namespaces (the NamespaceLifecycle admission plugin): creating in a namespace that does not
+  exist is 404; listing there is an empty list.
+* RBAC (reference/access-authn-authz/rbac): the kubeconfig's token is an admin; a pod whose
+  ServiceAccount has a token mounted calls the API as that account, held to the Role rules given
+  for it (``roles``), and every verb it used is recorded in ``used``. Deviation, named: such a pod
+  is a process, so it finds the API through a kubeconfig (KUBECONFIG) rather than the in-cluster
+  token files.
 
 Each image the stand-in "has" maps to how its container runs; an image it lacks cannot be pulled.
 """
