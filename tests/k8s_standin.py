@@ -4,6 +4,9 @@ No API server can run on these machines. ``StandInKubernetes`` is a small HTTP s
 127.0.0.1 that serves the subset of the API the kubernetes Python client calls for bakeoff's
 runner and `bakeoff doctor`, and behaves as Kubernetes documents wherever the runner depends on it:
 
+* What we create is checked with the OpenAPI schemas of every Kubernetes version we support,
+  strictly (``schema_problems``), and refused with 422 Invalid, as an API server refuses an
+  invalid object.
 * Objects: Jobs (batch/v1), Pods, ConfigMaps, Secrets and Namespaces (v1), with ``uid``,
   ``resourceVersion`` and ``creationTimestamp``; list with ``labelSelector`` (equality terms),
   and ``watch=true`` on Jobs: a chunked stream of ``{"type", "object"}`` lines, the current
@@ -19,8 +22,9 @@ runner and `bakeoff doctor`, and behaves as Kubernetes documents wherever the ru
   node matches leaves the pod Pending with condition ``PodScheduled=False``, reason
   ``Unschedulable``. Otherwise the container's command runs (as a local process, or through a
   container runner such as Docker) with its env resolved, and its output is the pod's log.
-* Garbage collection (concepts/architecture/garbage-collection): deleting an object deletes the
-  objects whose ``ownerReferences`` name its uid; deleting a Job deletes its pods.
+* Garbage collection (concepts/architecture/garbage-collection): deleting an object deletes, or
+  with ``propagationPolicy: Orphan`` orphans, the objects whose ``ownerReferences`` name its uid;
+  a Job's pods name it. A Job deleted with no policy orphans its pods (batch/v1's default).
 * Namespaces (the NamespaceLifecycle admission plugin): creating in a namespace that does not
   exist is 404; listing there is an empty list.
 * RBAC (reference/access-authn-authz/rbac): the kubeconfig's token is an admin; a pod whose
@@ -52,6 +56,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import kubernetes_validate
 import yaml
 
 from standin_http import QuietHandler
@@ -59,6 +64,7 @@ from standin_http import QuietHandler
 BIN = Path(sys.executable).parent
 Runner = Callable[[list[str], dict[str, str], "Container"], subprocess.Popen]
 PULL_BACKOFF_AFTER = 0.3  # seconds of ErrImagePull before ImagePullBackOff
+KUBERNETES_VERSIONS = ("1.30.0", "1.33.0", "1.37.0")  # the oldest we support, a middle one, the newest schemas
 SA_TOKEN = "serviceaccount:"  # the stand-in's tokens for ServiceAccounts: serviceaccount:NAMESPACE:NAME
 
 
@@ -107,6 +113,22 @@ def exits_with(code: int) -> Runner:
     return lambda command, env, container: subprocess.Popen(
         [sys.executable, "-c", f"import sys; print('this image is broken'); sys.exit({code})"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def schema_problems(obj: dict[str, Any]) -> list[str]:
+    """Why an object we create is not valid in every Kubernetes version we support, by that
+    version's own OpenAPI schema (kubernetes-validate, strict: an unknown field is an error).
+
+    Stricter than an API server, which by default drops an unknown field with a warning
+    (reference/using-api/api-concepts, "Field validation"): a field we send must exist everywhere.
+    """
+    found = []
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            found.append(f"Kubernetes {version}: {'.'.join(map(str, exc.path))}: {exc.message}")
+    return found
 
 
 def _matches(obj: dict[str, Any], selector: str | None) -> bool:
@@ -210,24 +232,33 @@ class StandInKubernetes:
         self.events.append((int(job["metadata"]["resourceVersion"]), kind, json.loads(json.dumps(job))))
         self.changed.notify_all()
 
-    def _delete(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """Delete an object, its dependents (ownerReferences) and, for a Job, its pods."""
+    def _delete(self, kind: str, namespace: str, name: str, policy: str | None) -> dict[str, Any] | None:
+        """Delete an object, and its dependents as ``policy`` (a DeleteOptions' propagationPolicy) says.
+
+        Without a policy, a batch/v1 Job orphans its pods, "for backwards compatibility"
+        (kubernetes pkg/registry/batch/job/strategy.go, ``DefaultGarbageCollectionPolicy``), and
+        other kinds delete theirs in the background. Orphaned dependents lose the ownerReference
+        and live on (concepts/architecture/garbage-collection, "Cascading deletion").
+        """
         obj = self.objects.pop((kind, namespace, name), None)
         if obj is None:
             return None
         uid = obj["metadata"]["uid"]
         if kind == "Job":
-            obj.setdefault("status", {})["deleted"] = True
             self._job_event("DELETED", obj)
-            for pod in [p for p in self.pods(namespace) if p["metadata"]["labels"].get("job-name") == name]:
-                self._delete("Pod", namespace, pod["metadata"]["name"])
         if kind == "Pod":
             container = self.containers.get(name)
             if container and container.process and container.process.poll() is None:
                 container.process.kill()
+        policy = policy or ("Orphan" if kind == "Job" else "Background")
         for (k, ns, n), other in list(self.objects.items()):
-            if ns == namespace and any(r.get("uid") == uid for r in other["metadata"].get("ownerReferences") or []):
-                self._delete(k, ns, n)
+            owners = other["metadata"].get("ownerReferences") or []
+            if ns != namespace or not any(r.get("uid") == uid for r in owners):
+                continue
+            if policy == "Orphan":
+                other["metadata"]["ownerReferences"] = [r for r in owners if r.get("uid") != uid]
+            else:  # the garbage collector deletes a dependent with the owner's policy
+                self._delete(k, ns, n, policy)
         return obj
 
     # -- the Job controller and the kubelet -------------------------------------------------------------
@@ -462,7 +493,7 @@ class StandInKubernetes:
         if path.rstrip("/") == "/version":  # the client asks for /version/
             return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-stand-in", "gitCommit": "0" * 40,
                          "gitTreeState": "clean", "buildDate": "2024-04-17T17:27:03Z", "goVersion": "go1.22.2",
-                         "compiler": "gc", "platform": "linux/amd64"}  # every field of version.Info
+                         "compiler": "gc", "platform": "linux/amd64"}  # every field of apimachinery's version.Info
         if len(parts) >= 4 and parts[2] == "namespaces" or len(parts) >= 5 and parts[3] == "namespaces":
             core = parts[0] == "api"
             ns_index = 2 if core else 3
@@ -487,6 +518,9 @@ class StandInKubernetes:
                     return 200, {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": f"{kind}List",
                                  "metadata": {"resourceVersion": str(next(self.versions))}, "items": items}
                 if len(rest) == 1 and method == "POST":
+                    invalid = schema_problems(body)
+                    if invalid:
+                        return 422, _status(422, "Invalid", "; ".join(invalid))
                     name = body.get("metadata", {}).get("name", "")
                     if (kind, namespace, name) in self.objects:
                         return 409, _status(409, "AlreadyExists", f'{rest[0]} "{name}" already exists')
@@ -506,7 +540,7 @@ class StandInKubernetes:
                     tail = int(q.get("tailLines") or 0)
                     return "\n".join(box.log[-tail:] if tail else box.log) + "\n"
                 if method == "DELETE":
-                    return (200, self._delete(kind, namespace, name)) if obj else \
+                    return (200, self._delete(kind, namespace, name, body.get("propagationPolicy"))) if obj else \
                         (404, _status(404, "NotFound", f'{rest[0]} "{name}" not found'))
                 if obj is None:
                     return 404, _status(404, "NotFound", f'{rest[0]} "{name}" not found')

@@ -69,6 +69,7 @@ def test_without_a_cluster_flag_kubernetes_is_skipped_and_the_store_still_checke
     ("no-namespace", "kubernetes", "failed --namespace: namespace 'elsewhere' does not exist; create it"),
     ("bad-token", "kubernetes", "failed --context: Kubernetes refused a request in namespace bakeoff (HTTP 401: Unauthorized); check your kubeconfig"),
     ("no-kubeconfig", "kubernetes", "failed --context: no usable kubeconfig"),
+    ("bad-kubeconfig", "kubernetes", "failed --context: no usable kubeconfig"),
     ("unreachable", "kubernetes", "failed --context: cannot reach the Kubernetes API"),
     ("no-secret", "secret", "failed kfp.secret_name: no Secret 'team-s3' in namespace bakeoff; kubectl -n bakeoff "
                             "create secret generic team-s3"),
@@ -112,6 +113,9 @@ def test_each_misconfiguration_is_one_failed_line_with_its_fix(
         data["tracking"] = {"mlflow_uri": "http://127.0.0.1:9"}
     if problem == "no-kubeconfig":
         kubeconfig = tmp_path / "missing-kubeconfig"
+    if problem == "bad-kubeconfig":
+        kubeconfig = tmp_path / "broken-kubeconfig"
+        kubeconfig.write_text("clusters: [{name: stand-in\n")  # not YAML
     config.write_text(yaml.safe_dump(data))
     with StandInKubernetes(namespaces=(NAMESPACE,), secrets=secrets, images=images) as k8s, \
             StandInKfp(version=kfp_version) as kfp:
@@ -135,3 +139,20 @@ def test_doctor_on_a_store_alone_needs_no_config(s3_server: S3Server, tmp_path: 
     ran = bakeoff("doctor", "--store", "s3://k8s-runs/any", env={**s3_server.env, "MLFLOW_TRACKING_URI": "",
                                                                  "KF_PIPELINES_ENDPOINT": ""})
     assert ran.code == 0 and "ok      store: s3://k8s-runs/any" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_an_identity_without_permissions_gets_one_line_per_refused_check(
+        k8s: StandInKubernetes, s3_server: S3Server, tmp_path: Path) -> None:
+    """A ServiceAccount no Role is bound to: reading the Secret and starting the check's Job are
+    refused (403), each a line naming what to grant; the namespace check tolerates the 403 a
+    namespaced identity always gets on namespaces."""
+    config = cluster_config(tmp_path, "wine", s3_server, "doctor")
+    kubeconfig = k8s.kubeconfig(tmp_path / "kubeconfig", service_account="nobody")
+    code, lines = doctor(config, k8s, s3_server, tmp_path, "--namespace", NAMESPACE, "--in-cluster",
+                         kubeconfig=kubeconfig)
+    assert code == 2
+    assert lines["kubernetes"].startswith("ok")
+    assert lines["secret"].startswith("failed kfp.secret_name: cannot read Secret 'mlpipeline-minio-artifact' (HTTP 403)")
+    assert lines["image (in the cluster)"].startswith(
+        "failed --namespace: Kubernetes refused a request in namespace bakeoff (HTTP 403: jobs.batch is forbidden")
+    assert lines["image (in the cluster)"].endswith("grant it the Role in manifests/components/runner")

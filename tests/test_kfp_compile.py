@@ -16,10 +16,10 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from bakeoff.errors import UserError
 from bakeoff.examples import config_text
 from bakeoff.kfp import generate
-from bakeoff.kfp.pipeline import POD_DEADLINE_GRACE, compile_experiment, compile_for, compile_generic
+from bakeoff.kfp.pipeline import compile_experiment, compile_for, compile_generic
 from bakeoff.kfp.submit import read_package
 from bakeoff.kfp.validate import InvalidPipeline, validate
-from bakeoff.spec import KfpSettings, parse_experiment
+from bakeoff.spec import POD_DEADLINE_GRACE, KfpSettings, parse_experiment
 from conftest import ROOT, bakeoff
 
 ALL_UPSTREAM = pipeline_spec_pb2.PipelineTaskSpec.TriggerPolicy.TriggerStrategy.ALL_UPSTREAM_TASKS_COMPLETED

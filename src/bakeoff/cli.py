@@ -297,12 +297,11 @@ def _train_step(run_uri: str | None, model: str | None, store: str | None, conte
                             "and the model's spec digest")
         job = records.job_id(context, spec)
         opened = open_store(store)
-        table = records.read_job(opened, job).context.table
         pod = stepio.parse_placement(placement)
         result = train_or_reuse(opened.root, job, model, use_cache=use_cache, threads=threads,
                                 timeout=timeout or None, placement={**pod, "timeout": timeout or None})
         if executor_input:
-            stepio.publish_train(executor_input, opened, table, result)
+            stepio.publish_train(executor_input, opened, records.read_job(opened, job).context.table, result)
     else:
         run = Run.from_uri(stepio.require_run_uri(run_uri))
         prepared = run.prepared()
@@ -312,10 +311,10 @@ def _train_step(run_uri: str | None, model: str | None, store: str | None, conte
             raise UserError(f"--model: no model named {model!r} in run {run.run_id}"
                             f"{did_you_mean(model, prepared.jobs)}")
         limit = run.config().model(model).timeout
-        train_or_reuse(run.store.root, prepared.jobs[model], model, use_cache=use_cache, threads=threads,
-                       timeout=limit, placement={"timeout": limit})
-        result = steps.record(run, prepared, model)
-        assert result is not None  # train_or_reuse always leaves a result
+        result = steps.record(run, prepared, model, train_or_reuse(
+            run.store.root, prepared.jobs[model], model, use_cache=use_cache, threads=threads, timeout=limit,
+            placement={"timeout": limit}))
+        assert result is not None  # train_or_reuse always returns one
     typer.echo(json.dumps({"model": model, "status": result.status, "error": result.error,
                            "metrics": result.metrics, "cached": result.cached, "job": result.job}))
 
@@ -417,10 +416,13 @@ def doctor(
         else:
             found.append(checks.Check("kubernetes", "skipped", "pass --namespace (and --context) to check a cluster"))
         found += checks.kfp_checks(kfp_host) + checks.mlflow_checks(exp)
+    from rich.markup import escape
+
     marks = {"ok": "[green]ok[/]     ", "failed": "[red]failed[/] ", "skipped": "[dim]skipped[/]"}
     console = _console()
     for check in found:
-        console.print(f"{marks[check.status]} {check.name}: {check.detail}", markup=True, highlight=False)
+        console.print(f"{marks[check.status]} {check.name}: {escape(check.detail)}", markup=True, highlight=False,
+                      soft_wrap=True)  # one line per check, whatever the width
     if any(c.status == "failed" for c in found):
         raise typer.Exit(2)
 

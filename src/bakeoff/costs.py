@@ -125,6 +125,12 @@ def estimate(spec: ModelSpec, shape: Shape, history: list[Observation]) -> Cost:
     return Cost(statistics.median(fits), statistics.median(others), fam.parallel, "history")
 
 
+
+def expected(models: list[ModelSpec], store: ObjectStore, shape: Shape) -> dict[str, Cost]:
+    """Each model's expected cost on data of ``shape``: from its fits recorded in ``store``, else
+    from its family's prior. What every planner (local, Kubernetes, `compile --plan`) starts from."""
+    return {m.name: estimate(m, shape, history(store, m.digest())) for m in models}
+
 def _prefix(spec_digest: str) -> str:
     return f"costs/{spec_digest}"
 

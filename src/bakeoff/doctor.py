@@ -11,8 +11,10 @@ exits 2 when one failed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +34,12 @@ class Check:
     detail: str
 
 
-def _run(name: str, check: Callable[[], str]) -> Check:
+def _run(name: str, check: Callable[[], str],
+         guard: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> Check:
+    """One check's line; ``guard`` turns its service's own errors into a UserError."""
     try:
-        return Check(name, "ok", check())
+        with guard():
+            return Check(name, "ok", check())
     except UserError as exc:
         return Check(name, "failed", "; ".join(exc.problems))
     except Skip as skip:
@@ -58,9 +63,11 @@ def kubernetes_checks(exp: Experiment | None, namespace: str | None, context: st
         return [Check("kubernetes", "failed", "; ".join(exc.problems))]
     from kubernetes import client
 
+    def guard() -> AbstractContextManager[None]:
+        return refusals(cluster)
+
     def context() -> str:
-        with refusals(cluster):
-            version = client.VersionApi(api).get_code()
+        version = client.VersionApi(api).get_code()
         try:
             client.CoreV1Api(api).read_namespace(cluster.namespace)
         except client.ApiException as exc:
@@ -72,7 +79,7 @@ def kubernetes_checks(exp: Experiment | None, namespace: str | None, context: st
                                 f"{exc.status}: {exc.reason}") from None
         return f"Kubernetes {version.git_version}, namespace {cluster.namespace}"
 
-    found.append(_run("kubernetes", context))
+    found.append(_run("kubernetes", context, guard))
     if found[-1].status != "ok":
         return found
 
@@ -97,9 +104,9 @@ def kubernetes_checks(exp: Experiment | None, namespace: str | None, context: st
             raise UserError(f"kfp.secret_name: key {', '.join(empty)} of Secret {settings.secret_name!r} is empty")
         return f"Secret {settings.secret_name} has keys {settings.access_key_field} and {settings.secret_key_field}"
 
-    found.append(_run("secret", secret))
+    found.append(_run("secret", secret, guard))
     found.append(_run("image (in the cluster)", lambda: _in_cluster(api, exp, cluster) if in_cluster else
-                      _skip("pass --in-cluster to pull the image and check the store from a pod")))
+                      _skip("pass --in-cluster to pull the image and check the store from a pod"), guard))
     return found
 
 
@@ -136,7 +143,10 @@ def _in_cluster(api: Any, exp: Experiment | None, cluster: Cluster) -> str:
         raise UserError(f"store (from the cluster): {log[-1] if log else 'the check pod failed'}; "
                         "check kfp.s3_endpoint as pods see it, and the Secret's values")
     finally:
-        runner.delete(step)
+        from kubernetes import client
+
+        with contextlib.suppress(client.ApiException):  # never hides the check's own outcome
+            runner.delete(step)
 
 
 def store_checks(exp: Experiment | None, store: str | None) -> list[Check]:

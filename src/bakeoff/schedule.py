@@ -16,6 +16,7 @@ does, give or take its estimates (costs.py).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bakeoff.costs import Cost
@@ -76,21 +77,35 @@ def _inner_threads(task: Task, free: int, queued: int) -> int:
     return 1 if task.cost.parallel == 0 else max(1, free - queued)
 
 
-def _makespan(now: float, running: list[Running], queue: deque[Task], budget: int, parallel: int) -> float:
+Choose = Callable[[Task, deque[Task], list[Running], float, int], int]  # threads for a launch
+
+
+def _simulate(clock: float, running: list[Running], queue: deque[Task], budget: int, parallel: int,
+              choose: Choose, launched: list[Slot] | None = None) -> float:
+    """Run ``queue`` to its end on the estimates: launch while processes and threads are free,
+    each with the threads ``choose`` gives it (recorded in ``launched``), then advance to the next
+    end. The clock when the last model ends."""
     running, queue = list(running), deque(queue)
-    clock = now
     for _ in range(2 * (len(queue) + len(running)) + 2):  # bounded: every turn launches or ends one
         free = budget - sum(r.threads for r in running)
         while queue and len(running) < parallel and free >= 1:
             task = queue.popleft()
-            threads = _inner_threads(task, free, len(queue))
-            running.append(Running(task.name, threads, clock + task.cost.seconds(threads)))
+            threads = choose(task, queue, running, clock, free)
+            end = clock + task.cost.seconds(threads)
+            running.append(Running(task.name, threads, end))
+            if launched is not None:
+                launched.append(Slot(task.name, threads, clock, end, task.cost))
             free -= threads
         if not running:
             break
         clock = min(r.ends for r in running)
         running = [r for r in running if r.ends > clock]
     return clock
+
+
+def _makespan(now: float, running: list[Running], queue: deque[Task], budget: int, parallel: int) -> float:
+    return _simulate(now, running, queue, budget, parallel,
+                     lambda task, rest, _running, _clock, free: _inner_threads(task, free, len(rest)))
 
 
 def threads_for(task: Task, queue: list[Task], running: list[Running], now: float, budget: int,
@@ -111,23 +126,10 @@ def threads_for(task: Task, queue: list[Task], running: list[Running], now: floa
 def plan(tasks: list[Task], budget: int, parallel: int, *, before: float = 0.0, after: float = 0.0) -> Plan:
     """The whole run, simulated with the estimates; ``before`` and ``after`` are what it costs
     besides training (costs.Phases)."""
-    queue = longest_first(tasks)
-    running: list[Running] = []
     slots: list[Slot] = []
-    clock = 0.0
-    for _ in range(2 * len(queue) + 2):  # bounded, as in _makespan
-        free = budget - sum(r.threads for r in running)
-        while queue and len(running) < parallel and free >= 1:
-            task = queue.pop(0)
-            threads = threads_for(task, queue, running, clock, budget, parallel)
-            end = clock + task.cost.seconds(threads)
-            running.append(Running(task.name, threads, end))
-            slots.append(Slot(task.name, threads, clock, end, task.cost))
-            free -= threads
-        if not running:
-            break
-        clock = min(r.ends for r in running)
-        running = [r for r in running if r.ends > clock]
+    _simulate(0.0, [], deque(longest_first(tasks)), budget, parallel,
+              lambda task, rest, running, clock, _free: threads_for(task, list(rest), running, clock, budget, parallel),
+              slots)
     return Plan(slots, budget, parallel, before, after)
 
 

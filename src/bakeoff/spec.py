@@ -22,6 +22,10 @@ from bakeoff import catalog, metrics
 from bakeoff.errors import UserError, did_you_mean, field_path
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+POD_LABEL = ("app.kubernetes.io/part-of", "bakeoff")  # what manifests/ NetworkPolicies admit
+# A pod outlives its model's timeout by this much before Kubernetes stops it: the step enforces
+# the timeout itself (a failed row); this only stops a pod stuck outside the fit.
+POD_DEADLINE_GRACE = 600
 
 
 class _Strict(BaseModel):
@@ -196,6 +200,12 @@ class KfpSettings(_Strict):
     resources: Resources = Field(default_factory=_default_pod_resources,
                                  description="Pod resources of every step; a model's own resources "
                                              "override them field by field.")
+
+    def placement(self) -> dict[str, Any]:
+        """Where a step that is no one model's runs (prepare, compare, the generic pipeline's
+        loop), in the shape of ModelSpec.placement: the default resources, anywhere, no timeout."""
+        return {"resources": self.resources.model_dump(mode="json", exclude_none=True),
+                "node_selector": {}, "tolerations": [], "timeout": None}
 
 
 class TrackingSpec(_Strict):

@@ -163,13 +163,15 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     return result
 
 
-def record(run: Any, prepared: Prepared, model: str) -> ModelResult | None:
-    """Write the run's view of one model's outcome, from its job's result; None while it has none.
+def record(run: Any, prepared: Prepared, model: str, result: ModelResult | None = None) -> ModelResult | None:
+    """Write the run's view of one model's outcome, from its job's result (``result``, when the
+    caller holds it, else read); None while it has none.
 
     ``cached`` means the result was made before this run was prepared, by an earlier run (or a
     Kubeflow cache hit, which starts no pod at all).
     """
-    result = records.read_result(run.store, prepared.jobs[model])
+    if result is None:
+        result = records.read_result(run.store, prepared.jobs[model])
     if result is None:
         return None
     view = replace(result, model=model, cached=result.finished_at < prepared.prepared_at)

@@ -33,14 +33,10 @@ from typing import Any
 
 from bakeoff.errors import UserError
 from bakeoff.kfp.components import Components, build
-from bakeoff.spec import Experiment, KfpSettings, ModelSpec
+from bakeoff.spec import POD_DEADLINE_GRACE, POD_LABEL, Experiment, KfpSettings, ModelSpec
 from bakeoff.storage import ACCESS_KEY, ENDPOINT, SECRET_KEY
 
 GENERIC_NAME = "bakeoff"
-POD_LABEL = ("app.kubernetes.io/part-of", "bakeoff")  # what manifests/ NetworkPolicies admit
-# A pod outlives its model's timeout by this much before Kubernetes stops it: the step enforces
-# the timeout itself (a failed row); this only stops a pod stuck outside the fit.
-POD_DEADLINE_GRACE = 600
 
 # Argo refuses a Workflow object whose JSON exceeds 1 MiB (argo-workflows workflow/packer/packer.go,
 # MAX_WORKFLOW_SIZE; only status.nodes is ever compressed). Half of it is kept for the status.
@@ -248,8 +244,7 @@ def generic_pipeline(settings: KfpSettings) -> Callable[..., Any]:
     from kfp import dsl
 
     c = build(settings.image)
-    placement = {"resources": settings.resources.model_dump(mode="json", exclude_none=True),
-                 "node_selector": {}, "tolerations": [], "timeout": None}
+    placement = settings.placement()
 
     def pipeline(config_uri: str = "", run_uri: str = "") -> None:
         with dsl.ExitHandler(_compare(c, settings, config_uri, run_uri)):
@@ -409,10 +404,10 @@ def resource_plan(exp: Experiment) -> list[dict[str, str]]:
 
     store = open_store(exp.storage)
     found = steps.survey(exp, store)
-    shape = data.shape(found.info, found.context.table, exp.split)
+    expected = costs.expected(exp.models, store, data.shape(found.info, found.context.table, exp.split))
     rows = []
     for m in exp.models:
-        cost = costs.estimate(m, shape, costs.history(store, m.digest()))
+        cost = expected[m.name]
         own = m.resources.limits.cpu or m.resources.requests.cpu
         cpus = suggested_cpus(cost)
         rows.append({"model": m.name, "estimator": m.estimator, "fit s on 1 cpu": f"{cost.fit:.1f}",

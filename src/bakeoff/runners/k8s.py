@@ -27,21 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bakeoff import costs, data, schedule, steps
+from bakeoff import costs, schedule, steps
 from bakeoff.errors import UserError
 from bakeoff.progress import ModelState, RunProgress
 from bakeoff.runners.base import Outcome, RunOptions
 from bakeoff.runs import Run, create_cluster_run
-from bakeoff.spec import Experiment, KfpSettings, ModelSpec
+from bakeoff.spec import POD_DEADLINE_GRACE, POD_LABEL, Experiment, KfpSettings, ModelSpec
 from bakeoff.storage import ACCESS_KEY, ENDPOINT, SECRET_KEY
 
 if TYPE_CHECKING:
     from bakeoff.records import Prepared
 
-PART_OF = "bakeoff"
 UID = 10001  # the image's user (Dockerfile)
 TTL_SECONDS = 24 * 3600  # finished Jobs and their logs stay a day, then Kubernetes removes them
-POD_DEADLINE_GRACE = 600  # as on Kubeflow: the step stops a model at its timeout; this is a backstop
 LOG_LINES = 12
 WATCH_SECONDS = 2  # one watch window; the pods are looked at between windows
 WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
@@ -69,6 +67,7 @@ def connect(namespace: str | None, context: str | None = None, start_timeout: fl
         from kubernetes import client, config
     except ImportError:
         raise UserError("--runner: k8s needs the kubernetes client; pip install 'bakeoff[k8s]'") from None
+    import yaml
     from kubernetes.config.config_exception import ConfigException
 
     try:
@@ -82,7 +81,7 @@ def connect(namespace: str | None, context: str | None = None, start_timeout: fl
             contexts, active = config.list_kube_config_contexts(config_file=files)
             chosen = active if context is None else next(c for c in contexts if c["name"] == context)
             found = chosen["context"].get("namespace")
-        except (ConfigException, FileNotFoundError, OSError) as exc:
+        except (ConfigException, OSError, yaml.YAMLError) as exc:
             raise UserError(f"--context: no usable kubeconfig ({str(exc).splitlines()[0]}); set KUBECONFIG, "
                             "or pass --context of `kubectl config get-contexts`") from None
     return client.ApiClient(), Cluster(namespace or found or "default", context, start_timeout)
@@ -108,7 +107,7 @@ def owner_name(run: Run) -> str:
 
 
 def labels(run: Run, component: str, model: str | None = None) -> dict[str, str]:
-    found = {"app.kubernetes.io/name": "bakeoff", "app.kubernetes.io/part-of": PART_OF,
+    found = {"app.kubernetes.io/name": "bakeoff", POD_LABEL[0]: POD_LABEL[1],
              "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "bakeoff",
              "bakeoff.run-id": label_value(run.run_id)}
     if model is not None:
@@ -136,9 +135,7 @@ def job_manifest(run: Run, settings: KfpSettings, component: str, args: list[str
                  model: ModelSpec | None = None, owner_uid: str | None = None,
                  service_account: str | None = None) -> dict[str, Any]:
     """One step's Job: what `kubectl apply` would take."""
-    placement = (model.placement(settings.resources) if model is not None else
-                 {"resources": settings.resources.model_dump(mode="json", exclude_none=True),
-                  "node_selector": {}, "tolerations": [], "timeout": None})
+    placement = model.placement(settings.resources) if model is not None else settings.placement()
     tags = labels(run, component, model.name if model else None)
     name = dns_name(f"bakeoff-{run.run_id}-{component}{f'-{index:03d}' if model is not None else ''}")
     pod: dict[str, Any] = {
@@ -179,14 +176,27 @@ def job_manifest(run: Run, settings: KfpSettings, component: str, args: list[str
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
 
 
-def step_jobs(exp: Experiment, run: Run, owner_uid: str | None = None, *, reuse: bool = True) -> list[dict[str, Any]]:
-    """Every Job of a run, in the order they start: prepare, each model, compare."""
+@dataclass(frozen=True)
+class StepJobs:
+    """Every Job of a run: prepare, one per model (by model name), compare."""
+
+    prepare: dict[str, Any]
+    trains: dict[str, dict[str, Any]]
+    compare: dict[str, Any]
+
+    def in_order(self) -> list[dict[str, Any]]:
+        """In the order they start."""
+        return [self.prepare, *self.trains.values(), self.compare]
+
+
+def step_jobs(exp: Experiment, run: Run, owner_uid: str | None = None, *, reuse: bool = True) -> StepJobs:
     settings = exp.kfp
     retrain = [] if reuse else ["--no-cache"]
-    return [job_manifest(run, settings, "prepare", ["step", "prepare", "--run-uri", run.uri], owner_uid=owner_uid),
-            *(job_manifest(run, settings, "train", ["step", "train", "--run-uri", run.uri, "--model", m.name, *retrain],
-                           index=i, model=m, owner_uid=owner_uid) for i, m in enumerate(exp.models)),
-            job_manifest(run, settings, "compare", ["step", "compare", "--run-uri", run.uri], owner_uid=owner_uid)]
+    return StepJobs(
+        job_manifest(run, settings, "prepare", ["step", "prepare", "--run-uri", run.uri], owner_uid=owner_uid),
+        {m.name: job_manifest(run, settings, "train", ["step", "train", "--run-uri", run.uri, "--model", m.name, *retrain],
+                              index=i, model=m, owner_uid=owner_uid) for i, m in enumerate(exp.models)},
+        job_manifest(run, settings, "compare", ["step", "compare", "--run-uri", run.uri], owner_uid=owner_uid))
 
 
 def driver_manifest(exp: Experiment, run: Run, cluster: Cluster, options: RunOptions,
@@ -242,16 +252,15 @@ class KubernetesRunner:
         notify = options.on_progress or (lambda _: None)
         states = {name: ModelState(name) for name in exp.model_names}
         progress = RunProgress(run, list(states.values()))
-        jobs = {j["metadata"]["labels"].get("bakeoff.model", j["metadata"]["labels"]["app.kubernetes.io/component"]): j
-                for j in step_jobs(exp, run, owner_uid, reuse=options.use_cache)}
+        jobs = step_jobs(exp, run, owner_uid, reuse=options.use_cache)
         try:
             notify(progress)
-            self._until_done(self.start(jobs["prepare"], None), run, lambda: notify(progress), "prepare")
+            self._until_done(self.start(jobs.prepare, None), run, lambda: notify(progress), "prepare")
             prepared = run.prepared()
             progress.primary = prepared.primary
             progress.data_note = f"data {prepared.fingerprint[:12]} · Kubernetes namespace {self.cluster.namespace}"
-            self._train(exp, run, prepared, jobs, states, options, lambda: notify(progress))
-            self._until_done(self.start(jobs["compare"], None), run, lambda: notify(progress), "compare")
+            self._train(exp, run, prepared, jobs.trains, states, options, lambda: notify(progress))
+            self._until_done(self.start(jobs.compare, None), run, lambda: notify(progress), "compare")
         except KeyboardInterrupt:
             self.delete_run(run)
             self.log(f"stopped: deleted the Jobs and pods of run {run.run_id} in namespace {self.cluster.namespace}")
@@ -259,7 +268,7 @@ class KubernetesRunner:
         board = run.leaderboard()
         if board is None:
             raise UserError(f"--runner: compare ended without a leaderboard in {run.uri}; read its log: "
-                            f"kubectl -n {self.cluster.namespace} logs job/{jobs['compare']['metadata']['name']}")
+                            f"kubectl -n {self.cluster.namespace} logs job/{jobs.compare['metadata']['name']}")
         notify(progress)
         return Outcome(run, board)
 
@@ -291,19 +300,20 @@ class KubernetesRunner:
 
     # -- the train phase ---------------------------------------------------------------------------
 
-    def _train(self, exp: Experiment, run: Run, prepared: Prepared, jobs: dict[str, dict[str, Any]],
+    def _train(self, exp: Experiment, run: Run, prepared: Prepared, trains: dict[str, dict[str, Any]],
                states: dict[str, ModelState], options: RunOptions, notify: Callable[[], None]) -> None:
+        from bakeoff import data
+
         info = data.prepared_table(run.store, prepared.fingerprint)
         assert info is not None  # prepare wrote it
-        shape = data.shape(info, prepared.table, exp.split)
-        queue = [t.name for t in schedule.longest_first([
-            schedule.Task(m.name, costs.estimate(m, shape, costs.history(run.store, m.digest()))) for m in exp.models])]
+        expected = costs.expected(exp.models, run.store, data.shape(info, prepared.table, exp.split))
+        queue = [t.name for t in schedule.longest_first([schedule.Task(n, c) for n, c in expected.items()])]
         parallel = max(1, options.parallel or exp.runtime.parallel or exp.kfp.parallelism)
         running: list[Step] = []
         while queue or running:
             while queue and len(running) < parallel:
                 name = queue.pop(0)
-                running.append(self.start(jobs[name], name))
+                running.append(self.start(trains[name], name))
                 states[name].start()
             for step in self.wait(running, run):
                 running.remove(step)
@@ -321,8 +331,8 @@ class KubernetesRunner:
             return result  # what its pod recorded, or an identical model's earlier result
         tail = " · ".join(self.logs(step)[-3:])
         why = f"its Kubernetes Job ended {step.outcome}: {step.reason}" + (f" (log: {tail})" if tail else "")
-        record_failure(run.store.root, prepared.jobs[step.model], step.model, "kubernetes", why)
-        return steps.record(run, prepared, step.model)
+        failed = record_failure(run.store.root, prepared.jobs[step.model], step.model, "kubernetes", why)
+        return steps.record(run, prepared, step.model, failed)
 
     # -- Jobs ---------------------------------------------------------------------------------------
 
@@ -445,7 +455,7 @@ def refusals(cluster: Cluster) -> Iterator[None]:
         field = "--context" if exc.status == 401 else "--namespace"
         raise UserError(f"{field}: Kubernetes refused a request in namespace {cluster.namespace} "
                         f"(HTTP {exc.status}: {_message(exc)}); {fix}") from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+    except urllib3.exceptions.HTTPError as exc:  # the client's retries are spent: no answer
         raise UserError(f"--context: cannot reach the Kubernetes API ({type(exc).__name__}); check "
                         "`kubectl config current-context` and the network") from None
 

@@ -29,9 +29,8 @@ POLL_SECONDS = 0.2
 
 def tasks(exp: Experiment, store: ObjectStore, info: TableInfo, table: Schema, names: list[str]) -> list[Task]:
     """Each model to train with its expected cost on this run's data (costs.py)."""
-    shape = data.shape(info, table, exp.split)
-    return [Task(name, costs.estimate(exp.model(name), shape, costs.history(store, exp.model(name).digest())))
-            for name in names]
+    expected = costs.expected([exp.model(name) for name in names], store, data.shape(info, table, exp.split))
+    return [Task(name, cost) for name, cost in expected.items()]
 
 
 class LocalRunner:
