@@ -32,13 +32,19 @@ StoreOption = Annotated[str, typer.Option(
     "--store", envvar=STORE_ENV, help="Store root holding the runs: a folder or s3://bucket/prefix.")]
 
 
-def _console(stderr: bool = False):  # noqa: ANN202 - rich is imported lazily to keep steps fast
-    """A console that is wide enough for the leaderboard when output goes to a file or CI log."""
+# Wide enough that nothing wraps: a log or a pipe has no width of its own, and a leaderboard in it
+# should show every column and cut nothing.
+UNWRAPPED = 10_000
+
+
+def _console(stderr: bool = False, *, wide: bool = False):  # noqa: ANN202 - rich is imported lazily to keep steps fast
+    """The terminal at its own width; a file, pipe or CI log (or ``wide``) at a width that wraps
+    nothing, unless COLUMNS says otherwise."""
     from rich.console import Console
 
     console = Console(stderr=stderr)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, width=140)
+    if wide or (not console.is_terminal and "COLUMNS" not in os.environ):
+        console = Console(stderr=stderr, width=UNWRAPPED)
     return console
 
 
@@ -319,6 +325,10 @@ def _train_step(run_uri: str | None, model: str | None, store: str | None, conte
                            "metrics": result.metrics, "cached": result.cached, "job": result.job}))
 
 
+WideOption = Annotated[bool, typer.Option(
+    "--wide", help="Every column, however wide the terminal; lines are not wrapped.")]
+
+
 class Format(str, Enum):
     table = "table"
     md = "md"
@@ -331,6 +341,7 @@ def report(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="A run id, a unique prefix of one, 'latest', or a run URI.")] = "latest",
     store: StoreOption = "./.bakeoff",
     fmt: Annotated[Format, typer.Option("--format", help="How to print it.")] = Format.table,
+    wide: WideOption = False,
 ) -> None:
     """Reprint the leaderboard of a past run."""
     from bakeoff.runs import find_run
@@ -341,7 +352,7 @@ def report(
     if fmt is Format.json:
         typer.echo(json.dumps(board.to_dict(), indent=2, default=str))
     elif fmt is Format.table:
-        _console().print(board)
+        _console(wide=wide).print(board)
     else:
         typer.echo(found.store.read_bytes(found.key(f"report.{fmt.value}")).decode(), nl=False)
 
@@ -350,6 +361,7 @@ def report(
 def compare(
     run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more run ids, prefixes, or run URIs.")],
     store: StoreOption = "./.bakeoff",
+    wide: WideOption = False,
 ) -> None:
     """One leaderboard over several runs, showing only the params that differ between them."""
     from bakeoff.history import compare_runs
@@ -359,7 +371,7 @@ def compare(
     if len(run_refs) < 2:
         raise UserError("RUN: give at least two runs to compare; `bakeoff report RUN` shows one")
     opened = open_store(store)
-    _console().print(compare_runs([find_run(opened, ref) for ref in run_refs]))
+    _console(wide=wide).print(compare_runs([find_run(opened, ref) for ref in run_refs]))
 
 
 @app.command()

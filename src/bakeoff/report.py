@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,20 +46,20 @@ def _arrow(board: Leaderboard) -> str:
     return "↑" if board.direction == "max" else "↓"
 
 
-def columns(board: Leaderboard, wide: bool = True) -> list[tuple[str, Any]]:
+def columns(board: Leaderboard) -> list[tuple[str, Any]]:
     """(header, cell function) for every column, shared by every view: terminal, Markdown, HTML
     and the app."""
     cells: list[tuple[str, Any]] = [("#", lambda r: str(r.rank or "–")), ("model", lambda r: r.model)]
     across_runs = any(r.run_id for r in board.rows)
     if across_runs:
         cells.append(("run", lambda r: r.run_id or ""))
-    if wide and not across_runs:
+    if not across_runs:
         cells.append(("estimator", lambda r: r.estimator))
     if across_runs:  # only what differs between the rows, so the reason for a difference shows
         cells.append(("differs", lambda r: ", ".join(f"{k}={v}" for k, v in r.params.items())))
     cells += [(f"{board.primary} {_arrow(board)}", lambda r: _fmt(r.primary)), ("95% CI", _ci),
               ("vs leader", _diff)]
-    if wide and not across_runs:
+    if not across_runs:
         cells += [(m, lambda r, m=m: _fmt(r.test.get(m))) for m in board.metrics[1:]]
         cells += [("fit s", lambda r: _fmt(r.fit_seconds, 2)),
                   ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1))]
@@ -66,24 +67,104 @@ def columns(board: Leaderboard, wide: bool = True) -> list[tuple[str, Any]]:
     return cells
 
 
-# Below this width the estimator, secondary metric and timing columns are left out, so that
-# what is left stays readable in an 80-column terminal.
-WIDE = 110
-
 CAPTION = ("test split · 95% bootstrap CIs · 'vs leader': paired 95% CI of the difference on the "
-           "same rows; tied when it contains 0 · overfit?: validation beats the whole test CI")
+           "same rows; tied when it contains 0 · overfit?: validation beats the whole test CI · fit s: "
+           "the fit alone (a search: all its trials), without process start-up")
+
+# What a narrow terminal gives up first: the leftmost name here goes first. Columns not named
+# (the secondary metrics, anything new) go before every named one but the timings. Never dropped:
+# the rank, the model, the primary metric and the notes, so no board hides who won or who failed.
+DROPPED_FIRST = ("predict ms/1k rows", "differs", "estimator", "*", "fit s", "vs leader", "95% CI")
+KEPT = ("#", "model", "run", "notes")
+NOTES_FOLD = 10  # the notes column may fold a word longer than this rather than lose the column
 
 
-def rich_table(board: Leaderboard, width: int = WIDE) -> Any:
+@dataclass(frozen=True)
+class Layout:
+    """The columns a terminal of some width shows, each column's width, and what was left out."""
+
+    cells: list[tuple[str, Any]]
+    widths: list[int]
+    boxed: bool  # a box costs 3 characters a column; without it, 2
+    dropped: list[str]
+
+
+def _drop_rank(header: str, board: Leaderboard) -> int | None:
+    """When ``header`` goes as the width shrinks (lower: sooner), or None: never."""
+    if header in KEPT or header.startswith(f"{board.primary} "):
+        return None
+    return DROPPED_FIRST.index(header if header in DROPPED_FIRST else "*")
+
+
+def _overhead(columns: int, boxed: bool) -> int:
+    return 3 * columns + 1 if boxed else 2 * columns - 2
+
+
+def layout(board: Leaderboard, width: int) -> Layout:
+    """Fit the board into ``width`` characters without cutting a number or a model name: every
+    cell is as wide as its longest value (a header wraps between words), and the lowest-priority
+    columns are dropped, then the box, before anything would be shortened. Pure, so the width test
+    can check every width."""
+    from rich.cells import cell_len
+
+    all_cells = columns(board)
+    values = {h: [cell(r) for r in board.rows] for h, cell in all_cells}
+
+    def least(header: str) -> int:
+        words = [w for v in values[header] for w in v.split()] if header == "notes" else values[header]
+        need = max((cell_len(w) for w in words), default=1)
+        head = max((cell_len(w) for w in header.split()), default=1)
+        return max(head, min(need, NOTES_FOLD) if header == "notes" else need)
+
+    def natural(header: str) -> int:
+        return max([cell_len(header), *map(cell_len, values[header])])
+
+    kept = list(all_cells)
+    boxed = True
+    ranks = {h: _drop_rank(h, board) for h, _ in all_cells}
+    position = {h: i for i, (h, _) in enumerate(all_cells)}  # of equals, the rightmost goes first
+    order = sorted((h for h, r in ranks.items() if r is not None), key=lambda h: (ranks[h], -position[h]))
+    while sum(least(h) for h, _ in kept) + _overhead(len(kept), boxed) > width:
+        if order:
+            gone = order.pop(0)
+            kept = [(h, c) for h, c in kept if h != gone]
+        elif boxed:
+            boxed = False
+        else:
+            break  # narrower than a model name: the notes fold, the rest as rich can
+    widths = [least(h) for h, _ in kept]
+    spare = width - sum(widths) - _overhead(len(kept), boxed)
+    for i, (header, _) in enumerate(kept):  # headers unwrapped where there is room, notes last
+        grow = min(max(spare, 0), natural(header) - widths[i]) if header != "notes" else 0
+        widths[i] += grow
+        spare -= grow
+    notes = [i for i, (h, _) in enumerate(kept) if h == "notes"]
+    for i in notes:
+        widths[i] += min(max(spare, 0), natural("notes") - widths[i])
+    if not boxed and spare < 0 and notes:
+        widths[notes[0]] = max(1, widths[notes[0]] + spare)
+    shown = {h for h, _ in kept}
+    return Layout(kept, widths, boxed, [h for h, _ in all_cells if h not in shown])
+
+
+def rich_table(board: Leaderboard, width: int) -> Any:
+    """The board as a rich Table at most ``width`` characters wide (see ``layout``)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=CAPTION)
-    cells = columns(board, wide=width >= WIDE)
-    for header, _ in cells:
-        table.add_column(header, justify="left" if header in ("model", "estimator", "notes") else "right",
-                         no_wrap=header in ("model", "run", "95% CI", "vs leader"))
+    fitted = layout(board, width)
+    caption = CAPTION
+    if fitted.dropped:
+        across_runs = any(r.run_id for r in board.rows)
+        wide = "bakeoff compare RUN... --wide" if across_runs else f"bakeoff report {board.run_id} --wide"
+        caption += f" · not shown at this width: {', '.join(fitted.dropped)} (a wider terminal, or `{wide}`, shows them)"
+    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=caption,
+                  box=box.HEAVY_HEAD if fitted.boxed else None, pad_edge=fitted.boxed)
+    for (header, _), w in zip(fitted.cells, fitted.widths):
+        table.add_column(header, justify="left" if header in ("model", "estimator", "notes", "differs") else "right",
+                         width=w, overflow="fold" if header in ("notes", "differs") else "ellipsis")
     for r in board.rows:
-        table.add_row(*(cell(r) for _, cell in cells),
+        table.add_row(*(cell(r) for _, cell in fitted.cells),
                       style="red" if r.status != "ok" else "bold" if r.rank == 1 else None)
     return table
 
