@@ -28,8 +28,10 @@ app = typer.Typer(
 )
 
 STORE_ENV = "BAKEOFF_STORE"
-StoreOption = Annotated[str, typer.Option(
-    "--store", envvar=STORE_ENV, help="Store root holding the runs: a folder or s3://bucket/prefix.")]
+StoreOption = Annotated[Optional[str], typer.Option(
+    "--store", envvar=STORE_ENV, show_default=False,
+    help="Store root holding the runs: a folder or s3://bucket/prefix (default: the storage of "
+         "./bakeoff.yaml, else ./.bakeoff).")]
 
 
 # Wide enough that nothing wraps: a log or a pipe has no width of its own, and a leaderboard in it
@@ -46,6 +48,29 @@ def _console(stderr: bool = False, *, wide: bool = False):  # noqa: ANN202 - ric
     if wide or (not console.is_terminal and "COLUMNS" not in os.environ):
         console = Console(stderr=stderr, width=UNWRAPPED)
     return console
+
+
+def _store_with_runs(store: str | None):  # noqa: ANN202 - types stay lazy
+    """The store runs, report and compare read, found as `run` finds it; one that holds no run is
+    a one-line error saying where we looked and how to point elsewhere."""
+    from bakeoff.runs import choose_store, no_runs, run_ids
+    from bakeoff.storage import open_store
+
+    here = Path.cwd()
+    choice = choose_store(store, STORE_ENV if os.environ.get(STORE_ENV) == store else "--store", here)
+    opened = open_store(choice.root)
+    ids = run_ids(opened)
+    if not ids:
+        raise UserError(no_runs(choice, opened, here))
+    return opened, ids
+
+
+def _find_runs(refs: list[str], store: str | None) -> list:  # noqa: ANN202 - types stay lazy
+    """Runs named by URI need no store; the others are looked up in the store `run` would use."""
+    from bakeoff.runs import Run, find_run
+
+    opened = _store_with_runs(store)[0] if any("/runs/" not in ref for ref in refs) else None
+    return [Run.from_uri(ref) if opened is None or "/runs/" in ref else find_run(opened, ref) for ref in refs]
 
 
 class Example(str, Enum):
@@ -68,13 +93,26 @@ def init(
 
 
 @app.command()
-def validate(config: Annotated[Path, typer.Argument(help="The experiment YAML file.")]) -> None:
-    """Check a config without training anything: schema, estimators and their parameters."""
-    from bakeoff.spec import load_config
+def validate(
+    config: Annotated[Path, typer.Argument(help="The experiment YAML file.")],
+    offline: Annotated[bool, typer.Option("--offline", help="Do not read the dataset's header (its columns are then checked by `run`).")] = False,
+) -> None:
+    """Check a config without training anything: schema, estimators and their parameters, and
+    (from the dataset's header only) that the target and dropped columns exist."""
+    from bakeoff.spec import anchored, load_config
 
     exp = load_config(config)
+    seen = "not read (--offline)"
+    if not offline:
+        from bakeoff.header import column_names, column_problems
+
+        dataset = anchored(exp, config.resolve().parent).dataset
+        names = column_names(dataset)
+        if problems := column_problems(dataset, names):
+            raise UserError(*problems)
+        seen = f"{len(names)} columns, target {dataset.target}"
     typer.echo(f"{config}: ok · experiment {exp.experiment} · {len(exp.models)} models "
-               f"({', '.join(exp.model_names)})")
+               f"({', '.join(exp.model_names)}) · dataset: {seen}")
 
 
 @app.command()
@@ -339,15 +377,12 @@ class Format(str, Enum):
 @app.command()
 def report(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="A run id, a unique prefix of one, 'latest', or a run URI.")] = "latest",
-    store: StoreOption = "./.bakeoff",
+    store: StoreOption = None,
     fmt: Annotated[Format, typer.Option("--format", help="How to print it.")] = Format.table,
     wide: WideOption = False,
 ) -> None:
     """Reprint the leaderboard of a past run."""
-    from bakeoff.runs import find_run
-    from bakeoff.storage import open_store
-
-    found = find_run(open_store(store), run_ref)
+    [found] = _find_runs([run_ref], store)
     board = found.finished_leaderboard()
     if fmt is Format.json:
         typer.echo(json.dumps(board.to_dict(), indent=2, default=str))
@@ -360,33 +395,29 @@ def report(
 @app.command()
 def compare(
     run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more run ids, prefixes, or run URIs.")],
-    store: StoreOption = "./.bakeoff",
+    store: StoreOption = None,
     wide: WideOption = False,
 ) -> None:
     """One leaderboard over several runs, showing only the params that differ between them."""
     from bakeoff.history import compare_runs
-    from bakeoff.runs import find_run
-    from bakeoff.storage import open_store
 
     if len(run_refs) < 2:
         raise UserError("RUN: give at least two runs to compare; `bakeoff report RUN` shows one")
-    opened = open_store(store)
-    _console(wide=wide).print(compare_runs([find_run(opened, ref) for ref in run_refs]))
+    _console(wide=wide).print(compare_runs(_find_runs(run_refs, store)))
 
 
 @app.command()
-def runs(store: StoreOption = "./.bakeoff") -> None:
+def runs(store: StoreOption = None) -> None:
     """List past runs in a store, newest last, with their leader."""
     from rich.table import Table
 
-    from bakeoff.runs import Run, run_ids
-    from bakeoff.storage import open_store
+    from bakeoff.runs import Run
 
-    opened = open_store(store)
+    opened, ids = _store_with_runs(store)
     table = Table(title=f"runs in {opened.root}")
     for col in ("run", "experiment", "models", "leader", "score"):
         table.add_column(col)
-    for run_id in run_ids(opened):
+    for run_id in ids:
         r = Run(opened, run_id)
         board = r.leaderboard()
         if board is None:

@@ -12,8 +12,6 @@ import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass
-from pathlib import PurePosixPath
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -21,21 +19,18 @@ import pandas as pd
 from bakeoff.catalog import Task
 from bakeoff.costs import Shape
 from bakeoff.records import Schema
-from bakeoff.errors import UserError, did_you_mean
+from bakeoff.errors import UserError
+from bakeoff.header import column_problems, table_format
 from bakeoff.spec import DatasetSpec, SplitSpec
 from bakeoff.storage import ObjectStore
 
 SPLITS = ("train", "valid", "test")
-PARQUET_MAGIC = b"PAR1"
 # An integer target with at most this many distinct values is read as class labels.
 MAX_CLASSES_FOR_AUTO = 20
 
 
 def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:
-    fmt = spec.format
-    if fmt == "auto":
-        suffix = PurePosixPath(urlparse(spec.uri).path).suffix.lower()
-        fmt = "parquet" if raw[:4] == PARQUET_MAGIC or suffix in (".parquet", ".pq") else "csv"
+    fmt = table_format(spec, raw)
     try:
         if fmt == "parquet":
             return pd.read_parquet(io.BytesIO(raw))
@@ -67,9 +62,8 @@ class TableInfo:
 
 def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
     columns = list(df.columns)
-    if spec.target not in df.columns:
-        raise UserError(f"dataset.target: no column {spec.target!r}{did_you_mean(spec.target, columns)}; "
-                        f"columns are {', '.join(map(str, columns[:20]))}")
+    if problems := column_problems(spec, columns):
+        raise UserError(*problems)
     y = df[spec.target]
     if y.isna().all():
         raise UserError(f"dataset.target: every value of {spec.target!r} is empty; pick the column "
@@ -86,9 +80,8 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
 
 def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
     """This run's view of the table: the target, and the features left after ``drop``."""
-    for i, col in enumerate(spec.drop):
-        if col not in info.columns:
-            raise UserError(f"dataset.drop[{i}]: no column {col!r}{did_you_mean(col, info.columns)}")
+    if problems := column_problems(spec, list(info.columns)):  # drop is not part of the fingerprint
+        raise UserError(*problems)
     features = [c for c in info.columns if c != info.target and c not in spec.drop]
     if len(info.columns) == 1:
         raise UserError(f"dataset.uri: the table has no columns besides the target {info.target!r}")

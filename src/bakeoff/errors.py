@@ -27,6 +27,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def listing(names: Iterable[object], limit: int = 20) -> str:
+    """``a, b, c … and 7 more``: a list in an error says how much of it is not shown."""
+    shown = [str(n) for n in names]
+    rest = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" … and {rest} more" if rest > 0 else "")
+
+
 def field_path(loc: Sequence[str | int]) -> str:
     """Render a pydantic-style location as ``models[1].params.alpha``."""
     out = ""

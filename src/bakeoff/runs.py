@@ -11,6 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeoff.errors import UserError
@@ -176,6 +177,66 @@ def find_run(store: ObjectStore, ref: str) -> Run:
         found = "no run matches" if not matches else f"{len(matches)} runs match"
         raise UserError(f"RUN: {found} {ref!r} in {store.root}; list them with `bakeoff runs`")
     return Run(store, matches[0])
+
+
+CONFIG_NAME = "bakeoff.yaml"
+
+
+@dataclass(frozen=True)
+class StoreChoice:
+    """The store a command that reads runs (runs, report, compare) uses, and why that one: the
+    reason is shown when it holds no run, with how to point elsewhere."""
+
+    root: str
+    reason: str
+
+
+def _configured_storage(config: Path) -> str:
+    """A config's ``storage``, resolved next to it, read without validating the rest (a listing
+    of runs should not wait for the estimators to be checked)."""
+    from bakeoff.spec import Experiment, load_yaml
+    from bakeoff.storage import resolve
+
+    data = load_yaml(config.read_text(encoding="utf-8"), str(config))
+    storage = data.get("storage") if isinstance(data, dict) else None
+    return resolve(storage if isinstance(storage, str) else Experiment.model_fields["storage"].default,
+                   config.parent)
+
+
+def choose_store(given: str | None, given_by: str, here: Path) -> StoreChoice:
+    """As `bakeoff run` finds it: ``given`` (--store or $BAKEOFF_STORE) first, else the storage of
+    ./bakeoff.yaml, else ./.bakeoff."""
+    if given:
+        return StoreChoice(given, f"from {given_by}")
+    config = here / CONFIG_NAME
+    if config.is_file():
+        return StoreChoice(_configured_storage(config), f"the storage of ./{CONFIG_NAME}")
+    return StoreChoice(str(here / ".bakeoff"), f"the default; there is no ./{CONFIG_NAME} here")
+
+
+def no_runs(choice: StoreChoice, store: ObjectStore, here: Path) -> str:
+    """Where we looked and how to look elsewhere, naming the stores of configs one folder down
+    (`make demo` writes demo/bakeoff.yaml)."""
+    nearby = []
+    for config in sorted(here.glob(f"*/{CONFIG_NAME}"))[:5]:
+        try:
+            root = _configured_storage(config)
+        except (UserError, OSError):
+            continue
+        nearby.append(f"--store {said_from(root, here)}")
+    also = f"; configs below here keep theirs elsewhere: {', '.join(nearby)}" if nearby else ""
+    return (f"no runs in {store.root} ({choice.reason}); start one with `bakeoff run {CONFIG_NAME}`, "
+            f"or point elsewhere with --store PATH or BAKEOFF_STORE=PATH{also}")
+
+
+def said_from(uri: str, here: Path) -> str:
+    """A store's URI as short as it can be said from ``here``: a path below it relative."""
+    from bakeoff.storage import is_local, local_path
+
+    if not is_local(uri):
+        return uri
+    path = local_path(uri)
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
 def run_ids(store: ObjectStore) -> list[str]:

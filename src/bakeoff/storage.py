@@ -73,6 +73,7 @@ class ObjectStore(Protocol):
     root: str
 
     def read_bytes(self, key: str) -> bytes: ...
+    def read_part(self, key: str, offset: int, length: int) -> bytes: ...
     def write_bytes(self, key: str, data: bytes) -> None: ...
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -90,13 +91,25 @@ class LocalStore:
     def _file(self, key: str) -> Path:
         return self.path / key
 
-    def read_bytes(self, key: str) -> bytes:
+    @contextlib.contextmanager
+    def _opened(self, key: str) -> Iterator[io.BufferedReader]:
         try:
-            return self._file(key).read_bytes()
+            with self._file(key).open("rb") as f:
+                yield f
         except FileNotFoundError:
             raise MissingObject(self.uri(key)) from None
         except IsADirectoryError:
             raise UserError(f"{self.uri(key)}: is a folder, not a file") from None
+
+    def read_bytes(self, key: str) -> bytes:
+        with self._opened(key) as f:
+            return f.read()
+
+    def read_part(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset``; a negative offset counts from the end (a footer)."""
+        with self._opened(key) as f:
+            f.seek(offset if offset >= 0 else max(0, f.seek(0, os.SEEK_END) + offset))
+            return f.read(length)
 
     def write_bytes(self, key: str, data: bytes) -> None:
         target = self._file(key)
@@ -210,8 +223,18 @@ class S3Store:
             raise UserError(f"{self.uri(key)}: cannot reach S3 at {s3_endpoint()}; check {ENDPOINT}") from None
 
     def read_bytes(self, key: str) -> bytes:
+        return self._get(key, 0, 0)
+
+    def read_part(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` in one ranged GET; a negative offset counts from the end."""
+        return self._get(key, offset, length)
+
+    def _get(self, key: str, offset: int, length: int) -> bytes:
+        """One GET: the whole object when ``length`` is 0 (minio's own convention)."""
         def get() -> bytes:
-            response = self.client.get_object(self.bucket, self._key(key))
+            start = offset if offset >= 0 else max(
+                0, self.client.stat_object(self.bucket, self._key(key)).size + offset)
+            response = self.client.get_object(self.bucket, self._key(key), offset=start, length=length)
             try:
                 return response.read()
             finally:
@@ -310,13 +333,20 @@ def locate(uri: str, field: str = "dataset.uri") -> tuple[ObjectStore, str]:
     return LocalStore(path.parent), path.name
 
 
-def read_uri(uri: str, field: str = "dataset.uri") -> bytes:
-    """Read one object named by a full URI (a dataset), through the same stores the steps use."""
+@contextlib.contextmanager
+def located(uri: str, field: str = "dataset.uri") -> Iterator[tuple[ObjectStore, str]]:
+    """The store and key of the object ``uri`` names, for reading it (whole or a part): a store
+    error inside is one line that starts with ``field``."""
     try:
-        store, key = locate(uri, field)
-        return store.read_bytes(key)
+        yield locate(uri, field)
     except MissingObject:
         raise UserError(f"{field}: {uri} does not exist; check the path (a relative path is read "
                         "next to the config)") from None
     except UserError as exc:
         raise UserError(*(p if p.startswith(field) else f"{field}: {p}" for p in exc.problems)) from None
+
+
+def read_uri(uri: str, field: str = "dataset.uri") -> bytes:
+    """Read one object named by a full URI (a dataset), through the same stores the steps use."""
+    with located(uri, field) as (store, key):
+        return store.read_bytes(key)
