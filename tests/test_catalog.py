@@ -23,14 +23,14 @@ def python(code: str, cache: Path) -> str:
 
 def test_a_warm_index_resolves_one_estimator_without_importing_the_rest(tmp_path: Path) -> None:
     python("from bakeoff import catalog; catalog.names()", tmp_path)  # builds the index
-    assert (tmp_path / "bakeoff" / f"estimators-sklearn-{sklearn.__version__}.json").is_file()
+    assert (tmp_path / "bakeoff" / f"estimators-v{catalog.INDEX_LAYOUT}-sklearn-{sklearn.__version__}.json").is_file()
     out = python("import sys; from bakeoff import catalog; info = catalog.resolve('Ridge'); "
                  "print(info.cls.__name__, info.task, 'sklearn.ensemble._forest' in sys.modules)", tmp_path)
     assert out == "Ridge regression False"
 
 
 def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
-    index = tmp_path / "bakeoff" / f"estimators-sklearn-{sklearn.__version__}.json"
+    index = tmp_path / "bakeoff" / f"estimators-v{catalog.INDEX_LAYOUT}-sklearn-{sklearn.__version__}.json"
     index.parent.mkdir(parents=True)
     index.write_text("{not json")
     assert python("from bakeoff import catalog; print(catalog.resolve('SVC').task)", tmp_path) == "classification"
@@ -38,7 +38,7 @@ def test_a_corrupt_index_is_rebuilt(tmp_path: Path) -> None:
 
 
 def test_an_index_entry_outside_sklearn_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catalog, "_sklearn_index", lambda: {"Evil": ("os", "system", "regression")})
+    monkeypatch.setattr(catalog, "_sklearn_index", lambda: {"Evil": {"module": "os", "class": "system", "task": "regression"}})
     with pytest.raises(RuntimeError, match="points outside scikit-learn"):
         catalog.resolve("Evil")
 

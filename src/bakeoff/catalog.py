@@ -28,6 +28,11 @@ ENTRY_POINT_GROUP = "bakeoff.estimators"
 PSEUDO_PARAMS: dict[IterationKind, frozenset[str]] = {"partial_fit": frozenset({"epochs"})}
 
 
+def pseudo_params(kind: IterationKind | None) -> frozenset[str]:
+    """What a search may tune beyond the constructor's parameters, such as ``epochs``."""
+    return PSEUDO_PARAMS.get(kind, frozenset()) if kind else frozenset()
+
+
 @dataclass(frozen=True)
 class EstimatorInfo:
     name: str
@@ -57,9 +62,7 @@ class EstimatorInfo:
 
     @property
     def pseudo_params(self) -> frozenset[str]:
-        """What a search may tune beyond the constructor's parameters, such as ``epochs``."""
-        kind = self.iteration_kind
-        return PSEUDO_PARAMS.get(kind, frozenset()) if kind else frozenset()
+        return pseudo_params(self.iteration_kind)
 
 
 def _constructible_without_arguments(cls: type) -> bool:
@@ -78,13 +81,55 @@ def _cache_dir() -> Path:
     return Path(base) / "bakeoff"
 
 
-def _discover_sklearn() -> dict[str, tuple[str, str, Task]]:
-    """Ask scikit-learn itself for its classifiers and regressors. This imports every estimator
-    module (about 2 s), which is why the answer is cached."""
+INDEX_LAYOUT = 2  # bumped when an entry gains a field: an older file is rebuilt, not misread
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What validating a config needs to know about an estimator, without importing it: read from
+    the index for scikit-learn's (frozen constraints included), from the class for a plugin's."""
+
+    name: str
+    task: Task
+    params: tuple[str, ...]
+    iteration: IterationKind | None
+    constraints: dict[str, Any] | None  # constraints.freeze's; None: only the class can tell
+
+    @property
+    def pseudo_params(self) -> frozenset[str]:
+        return pseudo_params(self.iteration)
+
+
+def _index_entry(info: EstimatorInfo) -> dict[str, Any]:
+    return {"module": info.cls.__module__, "class": info.cls.__qualname__, "task": info.task,
+            "params": list(info.params), "iteration": info.iteration_kind, "constraints": _frozen(info.cls)}
+
+
+def _frozen(cls: type) -> dict[str, Any] | None:
+    """The class's constraints as data; None when its own defaults fail them (SelfTrainingClassifier's
+    ``estimator=None``): sklearn checks every parameter, so only the class can give its verdict."""
+    import warnings
+
+    from bakeoff.constraints import freeze
+
+    if not hasattr(cls, "_parameter_constraints"):
+        return {}
+    try:
+        with warnings.catch_warnings():  # a deprecated estimator says so when built
+            warnings.simplefilter("ignore")
+            cls()._validate_params()
+    except (ValueError, TypeError):
+        return None
+    return freeze(cls._parameter_constraints)
+
+
+def _discover_sklearn() -> dict[str, dict[str, Any]]:
+    """Ask scikit-learn itself for its classifiers and regressors, and what each accepts. This
+    imports every estimator module (about 2 s), which is why the answer is cached."""
     from sklearn.utils.discovery import all_estimators
 
     return {
-        name: (cls.__module__, cls.__qualname__, task)
+        name: _index_entry(EstimatorInfo(name, cls, task))
         for task, type_filter in (("classification", "classifier"), ("regression", "regressor"))
         for name, cls in all_estimators(type_filter=type_filter)
         if _constructible_without_arguments(cls)
@@ -92,15 +137,15 @@ def _discover_sklearn() -> dict[str, tuple[str, str, Task]]:
 
 
 @cache
-def _sklearn_index() -> dict[str, tuple[str, str, Task]]:
-    """name -> (module, class, task), cached on disk per scikit-learn version, so that a pod or a
-    CLI call imports only the estimators it uses instead of all of scikit-learn."""
+def _sklearn_index() -> dict[str, dict[str, Any]]:
+    """name -> its index entry, cached on disk per scikit-learn version, so that a pod or a CLI
+    call imports only the estimators it uses, and validation none at all."""
     from importlib.metadata import version
 
     # the distribution's version, read without importing scikit-learn (half a second)
-    path = _cache_dir() / f"estimators-sklearn-{version('scikit-learn')}.json"
+    path = _cache_dir() / f"estimators-v{INDEX_LAYOUT}-sklearn-{version('scikit-learn')}.json"
     try:
-        return {name: tuple(entry) for name, entry in json.loads(path.read_text()).items()}  # type: ignore[misc]
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         pass
     index = _discover_sklearn()
@@ -118,10 +163,10 @@ def _sklearn_index() -> dict[str, tuple[str, str, Task]]:
 @cache
 def plugins() -> dict[str, EstimatorInfo]:
     """Estimators registered under the entry-point group; they win over same-named sklearn ones."""
-    from sklearn.base import is_classifier, is_regressor
-
     found = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        from sklearn.base import is_classifier, is_regressor  # only when there is a plugin: it costs 0.9 s
+
         cls = ep.load()
         if is_classifier(cls()):
             found[ep.name] = EstimatorInfo(ep.name, cls, "classification")
@@ -137,7 +182,7 @@ def plugins() -> dict[str, EstimatorInfo]:
 
 def names() -> dict[str, Task]:
     """Every estimator name a config may use, with its task, without importing the estimators."""
-    return {**{name: entry[2] for name, entry in _sklearn_index().items()},
+    return {**{name: entry["task"] for name, entry in _sklearn_index().items()},
             **{name: info.task for name, info in plugins().items()}}
 
 
@@ -148,24 +193,36 @@ def module_of(name: str) -> str | None:
         if ep.name == name:
             return ep.value.partition(":")[0]
     entry = _sklearn_index().get(name)
-    return entry[0] if entry else None
+    return entry["module"] if entry else None
+
+
+def _unknown(name: str) -> UserError:
+    return UserError(f"unknown estimator {name!r}{did_you_mean(name, names())}; run `bakeoff schema` for "
+                     f"the list, or register a plugin under the entry-point group {ENTRY_POINT_GROUP!r}")
+
+
+def facts(name: str) -> Facts:
+    """An estimator's parameters and constraints by name; scikit-learn's without importing it."""
+    if name in plugins():
+        info = plugins()[name]
+        return Facts(name, info.task, tuple(info.params), info.iteration_kind, None)
+    entry = _sklearn_index().get(name)
+    if entry is None:
+        raise _unknown(name)
+    return Facts(name, entry["task"], tuple(entry["params"]), entry["iteration"], entry["constraints"])
 
 
 def resolve(name: str) -> EstimatorInfo:
-    """Look an estimator up by name; a miss is the user's to fix, so say what was meant."""
+    """Look an estimator up by name and import it; a miss is the user's to fix, so say what was meant."""
     if name in plugins():
         return plugins()[name]
-    index = _sklearn_index()
-    if name not in index:
-        raise UserError(
-            f"unknown estimator {name!r}{did_you_mean(name, names())}; "
-            "run `bakeoff schema` for the list, or register a plugin under "
-            f"the entry-point group {ENTRY_POINT_GROUP!r}"
-        )
-    module, qualname, task = index[name]
+    entry = _sklearn_index().get(name)
+    if entry is None:
+        raise _unknown(name)
+    module, qualname = entry["module"], entry["class"]
     if not module.startswith("sklearn."):  # the index is ours, built from sklearn; never follow anything else
         raise RuntimeError(f"estimator index entry {name!r} points outside scikit-learn: {module}")
-    return EstimatorInfo(name, getattr(importlib.import_module(module), qualname), task)
+    return EstimatorInfo(name, getattr(importlib.import_module(module), qualname), entry["task"])
 
 
 def estimators() -> dict[str, EstimatorInfo]:

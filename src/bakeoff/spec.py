@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
                       field_validator, model_validator)
 
-from bakeoff import catalog, metrics
+from bakeoff import catalog, constraints, metrics
 from bakeoff.errors import UserError, did_you_mean, field_path
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -302,7 +302,7 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
     return problems
 
 
-def _param_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> list[str]:
+def _param_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
     known = info.params
     problems = [
         f"models[{i}].params.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}"
@@ -316,12 +316,17 @@ def _param_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> li
     return []
 
 
-def _value_problem(info: catalog.EstimatorInfo, params: dict[str, Any]) -> str | None:
-    """sklearn's own verdict on parameter values, or None when it accepts them (or can't say)."""
+def _value_problem(info: catalog.Facts, params: dict[str, Any]) -> str | None:
+    """sklearn's own verdict on parameter values, or None when it accepts them (or can't say):
+    from the constraints frozen in the estimator index when they can decide, else from the class."""
+    if info.constraints is not None:
+        verdict = constraints.violation(info.name, info.constraints, params)
+        if verdict is not constraints.UNSURE:
+            return verdict  # type: ignore[return-value]
     # scikit-learn checks parameter values only at fit; ask it now so a bad value fails before
     # any training starts. `_validate_params` is how sklearn's own `fit` does it (>=1.2).
     # Plugins may inherit `_validate_params` without declaring constraints; skip those.
-    estimator = info.cls(**params)
+    estimator = catalog.resolve(info.name).cls(**params)
     if not hasattr(estimator, "_parameter_constraints"):
         return None
     try:
@@ -331,7 +336,7 @@ def _value_problem(info: catalog.EstimatorInfo, params: dict[str, Any]) -> str |
     return None
 
 
-def _space_problems(i: int, model: ModelSpec, info: catalog.EstimatorInfo) -> list[str]:
+def _space_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
     assert model.search is not None
     where = f"models[{i}].search.space"
     pseudo = info.pseudo_params
@@ -378,7 +383,7 @@ def _semantic_problems(exp: Experiment) -> list[str]:
             problems.append(f"models[{i}].name: {m.name!r} is used twice; model names must be unique")
         seen.add(m.name)
         try:
-            info = catalog.resolve(m.estimator)
+            info = catalog.facts(m.estimator)
         except UserError as exc:
             problems.append(f"models[{i}].estimator: {exc}")
             continue
