@@ -556,12 +556,14 @@ def compile_(
         _console().print(table)
         return
 
-    text, what = compile_for(config, generic=generic, overrides={
+    text, what, warning = compile_for(config, generic=generic, overrides={
         "image": image, "s3_endpoint": s3_endpoint, "secret_name": secret_name,
         "access_key_field": access_key_field, "secret_key_field": secret_key_field, "parallelism": parallelism})
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}: {what}")
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command()
@@ -586,8 +588,11 @@ def submit(
     from bakeoff.runners.cluster import KfpRunner
     from bakeoff.spec import anchored, load_config
 
+    from bakeoff.runs import cluster_store
+
     exp = anchored(load_config(config), config.resolve().parent)
     exp = exp.model_copy(update={"kfp": with_overrides(exp.kfp, image=image)})
+    cluster_store(exp, store)  # refused before connecting: pods cannot reach a folder here
     runner = KfpRunner(connect(host, token, cookie, namespace), store=store, experiment=experiment,
                        wait=timeout if wait else None)
     outcome = runner.run(exp, RunOptions(parallel, not no_cache))

@@ -142,6 +142,21 @@ def create_run(store: ObjectStore, exp: Experiment, run_id: str | None = None) -
     return run
 
 
+UNREACHABLE = ("is a folder on this machine, which pods cannot reach; set storage: s3://BUCKET/PREFIX in "
+               "the config or pass --store s3://BUCKET/PREFIX")
+
+
+def cluster_store(exp: Experiment, store: str | None = None) -> str:
+    """The store root a run on a cluster uses (``store``, else the config's storage), refused
+    before anything is uploaded or submitted when it is a local folder."""
+    from bakeoff.storage import is_local
+
+    root = store or exp.storage
+    if is_local(root):
+        raise UserError(f"storage: {root!r} {UNREACHABLE}")
+    return root
+
+
 def create_cluster_run(exp: Experiment, store: str | None = None) -> Run:
     """A new run for pods to work in: in ``store`` (else the config's storage), which pods must
     reach, so not a local folder; a local dataset is copied in first, to
@@ -150,11 +165,7 @@ def create_cluster_run(exp: Experiment, store: str | None = None) -> Run:
 
     from bakeoff.storage import is_local, local_path, read_uri
 
-    root = store or exp.storage
-    if is_local(root):
-        raise UserError(f"storage: {root!r} is not reachable from the cluster; set storage: "
-                        "s3://BUCKET/PREFIX in the config or pass --store s3://BUCKET/PREFIX")
-    opened = open_store(root)
+    opened = open_store(cluster_store(exp, store))
     exp = exp.model_copy(update={"storage": opened.root})
     if is_local(exp.dataset.uri):
         raw = read_uri(exp.dataset.uri)

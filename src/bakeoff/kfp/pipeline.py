@@ -372,9 +372,12 @@ def with_overrides(settings: KfpSettings, **overrides: Any) -> KfpSettings:
         {**settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})
 
 
-def compile_for(config: Path | None, *, generic: bool, overrides: dict[str, Any]) -> tuple[str, str]:
-    """What `bakeoff compile` writes, and one line saying what it is."""
+def compile_for(config: Path | None, *, generic: bool, overrides: dict[str, Any]) -> tuple[str, str, str | None]:
+    """What `bakeoff compile` writes, one line saying what it is, and a warning when a run started
+    from it with ``config_uri`` would write where no pod can read it back."""
+    from bakeoff.runs import UNREACHABLE
     from bakeoff.spec import load_config
+    from bakeoff.storage import is_local
 
     if config is None and not generic:
         raise UserError("CONFIG: required unless --generic; pass the experiment YAML")
@@ -382,7 +385,7 @@ def compile_for(config: Path | None, *, generic: bool, overrides: dict[str, Any]
     settings = with_overrides(exp.kfp if exp else KfpSettings(), **overrides)
     if exp is None or generic:
         return (compile_generic(settings),
-                f"generic pipeline {GENERIC_NAME!r}, at most {settings.parallelism} train pods at once")
+                f"generic pipeline {GENERIC_NAME!r}, at most {settings.parallelism} train pods at once", None)
     exp = exp.model_copy(update={"kfp": settings})
     compiled = compile_experiment(exp)
     if compiled.loops:
@@ -392,7 +395,9 @@ def compile_for(config: Path | None, *, generic: bool, overrides: dict[str, Any]
                 f"objects over {WORKFLOW_LIMIT // 1024} KiB")
     else:
         what = f"one train pod per model ({len(exp.models)})"
-    return compiled.text, f"pipeline {pipeline_name(exp)!r}, {what}"
+    warning = (f"storage: {exp.storage!r} {UNREACHABLE}; until then only a run_uri on S3 (as `bakeoff "
+               "submit` passes) makes this pipeline's results last" if is_local(exp.storage) else None)
+    return compiled.text, f"pipeline {pipeline_name(exp)!r}, {what}", warning
 
 
 def resource_plan(exp: Experiment) -> list[dict[str, str]]:

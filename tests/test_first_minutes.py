@@ -1,0 +1,81 @@
+"""A newcomer's first commands: runs, report and compare find the store as `run` does and say
+where they looked; cluster commands refuse or warn on a store pods cannot reach; every runner
+honours an option or refuses it in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import bakeoff
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """As `make demo` leaves it: <root>/demo/bakeoff.yaml, run once, its store demo/.bakeoff."""
+    folder = tmp_path_factory.mktemp("root") / "demo"
+    assert bakeoff("init", "--example", "breast-cancer", "--dir", str(folder)).code == 0
+    ran = bakeoff("run", "bakeoff.yaml", cwd=folder)
+    assert ran.code == 0, ran.stderr
+    return folder
+
+
+def _one_line_error(result, start: str) -> str:  # noqa: ANN001
+    assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(f"error: {start}"), result.stderr
+    return result.stderr
+
+
+@pytest.mark.slow
+def test_runs_report_and_compare_use_the_store_of_the_config_here(demo: Path) -> None:
+    [run_id] = [p.name for p in (demo / ".bakeoff" / "runs").iterdir()]
+    listed = bakeoff("runs", cwd=demo)
+    assert listed.code == 0 and run_id in listed.stdout and f"runs in {(demo / '.bakeoff').as_uri()}" in listed.stdout
+    assert bakeoff("report", cwd=demo).stdout.count(run_id) == 1
+    compared = bakeoff("compare", run_id, "latest", cwd=demo)
+    assert compared.code == 0 and compared.stdout.count(run_id) >= 2
+    # a config whose storage is elsewhere: its store is used, not ./.bakeoff
+    elsewhere = demo.parent / "elsewhere"
+    elsewhere.mkdir()
+    config = yaml.safe_load((demo / "bakeoff.yaml").read_text())
+    (elsewhere / "bakeoff.yaml").write_text(yaml.safe_dump({**config, "storage": "../demo/.bakeoff"}))
+    assert run_id in bakeoff("runs", cwd=elsewhere).stdout
+
+
+@pytest.mark.slow
+def test_an_empty_store_says_where_it_looked_and_names_the_stores_below(demo: Path) -> None:
+    root = demo.parent
+    for command in (["runs"], ["report"], ["compare", "a", "b"]):
+        said = _one_line_error(bakeoff(*command, cwd=root), "no runs in ")
+        assert f"{(root / '.bakeoff').as_uri()} (the default; there is no ./bakeoff.yaml here)" in said
+        assert "--store PATH or BAKEOFF_STORE=PATH" in said and "--store demo/.bakeoff" in said
+    named = bakeoff("runs", cwd=root, env={"BAKEOFF_STORE": str(root / "nothing")})
+    assert "(from BAKEOFF_STORE)" in _one_line_error(named, "no runs in ")
+    assert "demo" in bakeoff("runs", "--store", "demo/.bakeoff", cwd=root).stdout
+
+
+def test_compile_warns_and_submit_refuses_a_store_pods_cannot_reach(project, tmp_path: Path) -> None:  # noqa: ANN001
+    config = project("breast-cancer")
+    compiled = bakeoff("compile", str(config), "-o", str(tmp_path / "p.yaml"))
+    assert compiled.code == 0 and (tmp_path / "p.yaml").is_file()
+    assert compiled.stderr.startswith("warning: storage: 'file://./.bakeoff' is a folder on this machine")
+    assert "s3://BUCKET/PREFIX" in compiled.stderr
+    # refused before it connects: the host below answers nothing
+    refused = bakeoff("submit", str(config), "--host", "http://127.0.0.1:9")
+    assert "storage: 'file://" in _one_line_error(refused, "storage: ") and "s3://BUCKET/PREFIX" in refused.stderr
+    config.write_text(config.read_text().replace("storage: file://./.bakeoff", "storage: s3://bucket/prefix"))
+    assert bakeoff("compile", str(config), "-o", str(tmp_path / "q.yaml")).stderr == ""
+
+
+@pytest.mark.parametrize(("flags", "start"), [
+    (["--runner", "kfp-docker", "--parallel", "2"], "--parallel: kfp.local runs a pipeline's tasks one at a time"),
+    (["--runner", "kfp-docker", "--plan"], "--plan: only the local runner plans"),
+    (["--namespace", "x"], "--namespace: only the k8s runner takes it"),
+    (["--detach", "--store", "s3://b/p"], "--detach, --store: only the k8s runner takes them"),
+])
+def test_an_option_a_runner_cannot_honour_is_refused_in_one_line(project, flags: list[str], start: str) -> None:  # noqa: ANN001
+    config = project("wine")
+    _one_line_error(bakeoff("run", str(config), *flags, cwd=config.parent), start)
+    assert not (config.parent / ".bakeoff" / "runs").exists()
