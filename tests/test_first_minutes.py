@@ -19,7 +19,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert bakeoff("init", "--example", "breast-cancer", "--dir", str(folder)).code == 0
     ran = bakeoff("run", "bakeoff.yaml", cwd=folder)
     assert ran.code == 0, ran.stderr
+    (folder / "run.out").write_text(ran.stdout)
+    (folder / "run.err").write_text(ran.stderr)
     return folder
+
+
+@pytest.mark.slow
+def test_times_say_what_they_measure(demo: Path) -> None:
+    live, board = (demo / "run.err").read_text(), " ".join((demo / "run.out").read_text().split())
+    assert "wall s incl. start" in live  # the live table's header
+    assert "wall s incl. start: since the model's process started, its start-up included" in " ".join(live.split())
+    assert "fit s: the fit alone (a search: all its trials), without process start-up" in board
 
 
 def _one_line_error(result, start: str) -> str:  # noqa: ANN001

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from bakeoff.schedule import Plan
 
 STATES = ("queued", "running", "ok", "failed", "cached")
+WALL = "wall s incl. start"  # a model's seconds since its process (or pod) was started, start-up included
+WALL_NOTE = (f"{WALL}: since the model's process started, its start-up included; the leaderboard's "
+             "fit s is the fit alone")
 STYLES = {"ok": "green", "cached": "cyan", "failed": "red", "running": "yellow", "queued": "dim"}
 ERROR_WIDTH = 60
 
@@ -69,7 +72,7 @@ def rows(progress: RunProgress, *, error_width: int | None = None) -> list[dict[
         elapsed = s.elapsed(now)
         error = (s.error or "")[:error_width] if error_width else (s.error or "")
         outcome = error if s.state == "failed" else "" if s.score is None else f"{s.score:.4f}"
-        out.append({"model": s.name, "state": s.state, "wall s": "" if elapsed is None else f"{elapsed:.1f}",
+        out.append({"model": s.name, "state": s.state, WALL: "" if elapsed is None else f"{elapsed:.1f}",
                     f"test {progress.primary or 'score'}": outcome})
     return out
 
@@ -91,7 +94,7 @@ def progress_table(p: RunProgress) -> Any:
 
     if p.primary is None:
         return Spinner("dots", text=f"preparing data for run {p.run.run_id}")
-    table = Table(title="training", caption=p.data_note)
+    table = Table(title="training", caption=" · ".join(filter(None, (p.data_note, WALL_NOTE))))
     shown = rows(p, error_width=ERROR_WIDTH)
     for col in shown[0] if shown else ("model",):
         table.add_column(col)
