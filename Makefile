@@ -12,13 +12,15 @@ TEST_READY := $(VENV)/.test-installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
+# --no-compile: byte-compiling all of scikit-learn, scipy and pandas up front cost more than the
+# demo's first imports compiling the modules it uses.
 $(DEMO_READY): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-compile -e .
 	touch $@
 
 $(TEST_READY): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@ $(DEMO_READY)
 

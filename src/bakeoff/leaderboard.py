@@ -2,6 +2,9 @@
 
 Models that failed, or never wrote a result, stay on the board below the ranked ones: a bake-off
 that hides its failures is not a fair comparison.
+
+The metrics (numpy) are imported where a board is built, not where one is read: `bakeoff runs`
+and `bakeoff report` only read, and answer at once.
 """
 
 from __future__ import annotations
@@ -10,9 +13,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.metrics import REGISTRY, Outcome, bootstrap_draws, difference_ci, same_rows
-
 if TYPE_CHECKING:
+    from bakeoff.metrics import Outcome
     from bakeoff.records import ModelResult
 
 
@@ -78,6 +80,8 @@ def _finite(pair: Any) -> tuple[float, float] | None:
 
 
 def row_from_result(name: str, estimator: str, result: ModelResult | None, primary: str) -> Row:
+    from bakeoff.metrics import REGISTRY
+
     if result is None:
         return Row(name, estimator, "missing", error="no result: its train step never finished")
     if not result.ok:
@@ -105,6 +109,8 @@ def row_from_result(name: str, estimator: str, result: ModelResult | None, prima
 
 def rank(rows: list[Row], primary: str) -> list[Row]:
     """Scored rows best first (ties keep their order), then failed and missing ones."""
+    from bakeoff.metrics import REGISTRY
+
     scored = [r for r in rows if r.status == "ok" and r.primary is not None]
     sign = -1 if REGISTRY[primary].direction == "max" else 1
     scored.sort(key=lambda r: sign * r.primary)  # type: ignore[operator]
@@ -119,6 +125,8 @@ def build(run_id: str, experiment: str, task: str, metrics: list[str],
     """Rank ``(name, estimator, result-or-None)`` triples on ``metrics[0]``, then compare each to
     the leader on the same bootstrap resamples of the test rows (``outcomes``: test predictions
     by model name)."""
+    from bakeoff.metrics import REGISTRY
+
     primary = metrics[0]
     rows = rank([row_from_result(name, est, result, primary) for name, est, result in models], primary)
     _compare_to_leader(rows, outcomes, primary, seed=seed)
@@ -127,6 +135,8 @@ def build(run_id: str, experiment: str, task: str, metrics: list[str],
 
 def _compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0) -> None:
     """Set ``vs_leader`` and ``tied`` on every ranked row whose test predictions are known."""
+    from bakeoff.metrics import REGISTRY, bootstrap_draws, difference_ci, same_rows
+
     leader = rows[0] if rows and rows[0].rank == 1 else None
     if leader is None or leader.model not in outcomes:
         return

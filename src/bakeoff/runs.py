@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeoff.errors import UserError
-from bakeoff.spec import Experiment, parse_config_bytes
 from bakeoff.storage import MissingObject, ObjectStore, open_store
 
 if TYPE_CHECKING:
+    from bakeoff.spec import Experiment  # imported where a config is parsed: listing runs needs no schema
     from bakeoff.leaderboard import Leaderboard
     from bakeoff.records import ModelResult, Prepared
 
@@ -55,6 +55,8 @@ class Run:
         except MissingObject:
             raise UserError(f"--run-uri: no run at {self.uri} (config.yaml is missing); "
                             "start one with `bakeoff run` or `bakeoff submit`") from None
+        from bakeoff.spec import parse_config_bytes
+
         if raw not in _PARSED:
             _PARSED[raw] = parse_config_bytes(raw, self.store.uri(self.key("config.yaml")))
         return _PARSED[raw].model_copy(deep=True)  # callers may not share one mutable object
@@ -205,13 +207,12 @@ class StoreChoice:
 def _configured_storage(config: Path) -> str:
     """A config's ``storage``, resolved next to it, read without validating the rest (a listing
     of runs should not wait for the estimators to be checked)."""
-    from bakeoff.spec import Experiment, load_yaml
-    from bakeoff.storage import resolve
+    from bakeoff.storage import DEFAULT_ROOT, resolve
+    from bakeoff.yamlfile import load_yaml
 
     data = load_yaml(config.read_text(encoding="utf-8"), str(config))
     storage = data.get("storage") if isinstance(data, dict) else None
-    return resolve(storage if isinstance(storage, str) else Experiment.model_fields["storage"].default,
-                   config.parent)
+    return resolve(storage if isinstance(storage, str) else DEFAULT_ROOT, config.parent)
 
 
 def choose_store(given: str | None, given_by: str, here: Path) -> StoreChoice:

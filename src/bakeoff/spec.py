@@ -20,6 +20,8 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
 
 from bakeoff import catalog, constraints, metrics
 from bakeoff.errors import UserError, did_you_mean, field_path
+from bakeoff.storage import DEFAULT_ROOT
+from bakeoff.yamlfile import load_yaml
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 POD_LABEL = ("app.kubernetes.io/part-of", "bakeoff")  # what manifests/ NetworkPolicies admit
@@ -232,7 +234,7 @@ class Experiment(_Strict):
     split: SplitSpec = Field(default_factory=SplitSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     models: list[ModelSpec] = Field(min_length=1)
-    storage: str = Field("file://./.bakeoff", description="Store root: a folder or s3://bucket/prefix.")
+    storage: str = Field(DEFAULT_ROOT, description="Store root: a folder or s3://bucket/prefix.")
     runtime: RuntimeSpec = Field(default_factory=RuntimeSpec)
     kfp: KfpSettings = Field(default_factory=KfpSettings)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
@@ -421,16 +423,6 @@ def parse_experiment(data: Any) -> Experiment:
     if problems:
         raise UserError(*problems)
     return exp
-
-
-def load_yaml(text: str, source: str = "<config>") -> Any:
-    """Parse YAML safely; a syntax error is one line naming the source and the line."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
 def parse_yaml(text: str, source: str = "<config>") -> Experiment:

@@ -54,6 +54,7 @@ REGION = EnvName("BAKEOFF_S3_REGION", "AWS_REGION")
 S3_ENV = (ENDPOINT, ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, REGION)
 SECRET_ENV = tuple(name for e in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN) for name in (e.own, e.aws))
 DEFAULT_ENDPOINT = "https://s3.amazonaws.com"
+DEFAULT_ROOT = "file://./.bakeoff"  # a config's storage when it names none: next to the config
 
 
 def s3_endpoint() -> str:
