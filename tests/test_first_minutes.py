@@ -89,3 +89,22 @@ def test_an_option_a_runner_cannot_honour_is_refused_in_one_line(project, flags:
     config = project("wine")
     _one_line_error(bakeoff("run", str(config), *flags, cwd=config.parent), start)
     assert not (config.parent / ".bakeoff" / "runs").exists()
+
+
+@pytest.mark.slow
+def test_reading_commands_import_no_heavy_library(demo: Path) -> None:
+    """What keeps runs, report and validate under half a second (bench/startup_bench.py times them)."""
+    import json
+    import subprocess
+    import sys
+
+    def imported(*args: str) -> list[str]:
+        code = ("import atexit, json, sys\natexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] for m in "
+                "sys.modules} & {'sklearn', 'scipy', 'pandas', 'pyarrow', 'numpy'})), file=sys.stderr))\n"
+                f"sys.argv = ['bakeoff', *{list(args)!r}]\nfrom bakeoff.cli import main\nmain()")
+        done = subprocess.run([sys.executable, "-c", code], cwd=demo, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stderr.strip().splitlines()[-1])
+
+    assert imported("runs") == [] and imported("report") == []
+    assert imported("validate", "bakeoff.yaml") == ["numpy"]  # the metric registry; no estimator, no pandas
