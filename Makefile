@@ -45,6 +45,7 @@ test: $(TEST_READY)
 # Performance figures quoted in the README (several minutes; run on an otherwise idle machine).
 bench: setup
 	$(BIN)/python bench/startup_bench.py
+	$(BIN)/python bench/demo_bench.py
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/compile_bench.py
