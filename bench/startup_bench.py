@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "startup"
 BIN = Path(sys.executable).parent
-HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "kfp", "mlflow")
+HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "numpy", "kfp", "mlflow")
 COMMANDS = {
     "validate": ["validate", "bakeoff.yaml"],
     "validate --offline": ["validate", "--offline", "bakeoff.yaml"],

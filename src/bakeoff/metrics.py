@@ -1,4 +1,5 @@
-"""Metric registry: every metric knows its task, its direction and whether it needs probabilities.
+"""Metric registry: every metric of measures.py (its task, its direction, whether it needs
+probabilities), with how it is computed.
 
 Metrics are plain numpy over an ``Outcome`` whose labels were encoded once, because the bootstrap
 evaluates each metric a thousand times; sklearn's validated metric functions cost ~4 ms a call,
@@ -13,13 +14,10 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from bakeoff.catalog import Task
-
-Direction = Literal["max", "min"]
+from bakeoff.measures import CATALOG, MetricInfo
 
 
 @dataclass(frozen=True)
@@ -65,11 +63,7 @@ Rows = Callable[[Outcome, np.ndarray], np.ndarray]  # (outcome, index matrix) ->
 
 
 @dataclass(frozen=True)
-class Metric:
-    name: str
-    task: Task
-    direction: Direction
-    needs_proba: bool
+class Metric(MetricInfo):
     rows: Rows
 
     def __call__(self, o: Outcome) -> float:
@@ -167,28 +161,18 @@ def _log_loss(o: Outcome) -> float:
     return float(-np.mean(np.log(np.clip(proba[np.arange(len(o.y_true)), o.y_true], eps, 1 - eps))))
 
 
-REGISTRY: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("accuracy", "classification", "max", False, _accuracy),
-        Metric("balanced_accuracy", "classification", "max", False, _balanced_accuracy),
-        Metric("f1_macro", "classification", "max", False, _f1_macro),
-        Metric("roc_auc", "classification", "max", True, _one_at_a_time(_roc_auc)),
-        Metric("log_loss", "classification", "min", True, _one_at_a_time(_log_loss)),
-        Metric("rmse", "regression", "min", False, _rmse),
-        Metric("mae", "regression", "min", False, _mae),
-        Metric("r2", "regression", "max", False, _r2),
-    )
+_ROWS: dict[str, Rows] = {
+    "accuracy": _accuracy,
+    "balanced_accuracy": _balanced_accuracy,
+    "f1_macro": _f1_macro,
+    "roc_auc": _one_at_a_time(_roc_auc),
+    "log_loss": _one_at_a_time(_log_loss),
+    "rmse": _rmse,
+    "mae": _mae,
+    "r2": _r2,
 }
-
-DEFAULTS: dict[Task, tuple[str, list[str]]] = {
-    "classification": ("balanced_accuracy", ["accuracy", "f1_macro", "roc_auc", "log_loss"]),
-    "regression": ("rmse", ["mae", "r2"]),
-}
-
-
-def for_task(task: Task) -> list[str]:
-    return [name for name, m in REGISTRY.items() if m.task == task]
+REGISTRY: dict[str, Metric] = {name: Metric(info.name, info.task, info.direction, info.needs_proba, _ROWS[name])
+                               for name, info in CATALOG.items()}
 
 
 def scores(names: list[str], o: Outcome) -> dict[str, float | None]:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
                       field_validator, model_validator)
 
-from bakeoff import catalog, constraints, metrics
+from bakeoff import catalog, constraints, measures
 from bakeoff.errors import UserError, did_you_mean, field_path
 from bakeoff.storage import DEFAULT_ROOT
 from bakeoff.yamlfile import load_yaml
@@ -250,7 +250,7 @@ class Experiment(_Strict):
         return [m.name for m in self.models]
 
     def metric_names(self, task: catalog.Task) -> tuple[str, list[str]]:
-        primary, others = metrics.DEFAULTS[task]
+        primary, others = measures.DEFAULTS[task]
         primary = self.metrics.primary or primary
         others = self.metrics.others if self.metrics.others is not None else others
         return primary, [m for m in others if m != primary]
@@ -367,12 +367,12 @@ def task_problems(exp: Experiment, task: catalog.Task) -> list[str]:
             kind = "classifier" if estimator_task == "classification" else "regressor"
             problems.append(f"models[{i}].estimator: {m.estimator} is a {kind} but the task is "
                             f"{task}; pick a {task} estimator or set dataset.task")
-    allowed = metrics.for_task(task)
+    allowed = measures.for_task(task)
     primary, others = exp.metric_names(task)
     for where, name in [("metrics.primary", primary)] + [
         (f"metrics.others[{j}]", n) for j, n in enumerate(exp.metrics.others or [])
     ]:
-        if name in metrics.REGISTRY and name not in allowed:
+        if name in measures.CATALOG and name not in allowed:
             problems.append(f"{where}: {name} is not a {task} metric; use one of {', '.join(allowed)}")
     return problems
 
@@ -395,9 +395,9 @@ def _semantic_problems(exp: Experiment) -> list[str]:
     for where, name in [("metrics.primary", exp.metrics.primary)] + [
         (f"metrics.others[{j}]", n) for j, n in enumerate(exp.metrics.others or [])
     ]:
-        if name is not None and name not in metrics.REGISTRY:
-            problems.append(f"{where}: unknown metric {name!r}{did_you_mean(name, metrics.REGISTRY)}; "
-                            f"choose from {', '.join(metrics.REGISTRY)}")
+        if name is not None and name not in measures.CATALOG:
+            problems.append(f"{where}: unknown metric {name!r}{did_you_mean(name, measures.CATALOG)}; "
+                            f"choose from {', '.join(measures.CATALOG)}")
     try:  # the store's URI is checked here too, so `validate` catches what `run` would
         from bakeoff.storage import open_store
 
@@ -449,7 +449,7 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema editors use for autocomplete, with the estimator and metric names listed."""
     schema = Experiment.model_json_schema()
     schema["$defs"]["ModelSpec"]["properties"]["estimator"]["enum"] = sorted(catalog.names())
-    names = sorted(metrics.REGISTRY)
+    names = sorted(measures.CATALOG)
     metric_props = schema["$defs"]["MetricsSpec"]["properties"]
     metric_props["primary"]["anyOf"][0]["enum"] = names
     metric_props["others"]["anyOf"][0]["items"]["enum"] = names

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 from pydantic import BaseModel
 
-from bakeoff import metrics
+from bakeoff import measures
 from bakeoff.catalog import Task
 from bakeoff.records import Schema
 from bakeoff.errors import UserError
@@ -170,8 +170,8 @@ def models_section(form: Form, task: Task | None) -> None:
 
 def metrics_section(form: Form, task: Task | None) -> None:
     st.subheader("Metrics")
-    names = metrics.for_task(task) if task else list(metrics.REGISTRY)
-    primary, others = metrics.DEFAULTS[task] if task else (None, [])
+    names = measures.for_task(task) if task else list(measures.CATALOG)
+    primary, others = measures.DEFAULTS[task] if task else (None, [])
     left, right = st.columns(2)
     with left:
         form.choice("metrics.primary", "primary", [None, *names], default=None, help="Ranks the leaderboard.",
