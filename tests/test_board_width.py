@@ -18,14 +18,13 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from bakeoff.leaderboard import Leaderboard
-from bakeoff.report import columns, layout
+from bakeoff.report import PROSE, columns, layout
 from bakeoff.runs import find_run
 from bakeoff.storage import open_store
 from conftest import BIN, bakeoff
 
 WIDTHS = (60, 80, 100, 110, 120, 140, 180, 240)
 EXAMPLES = ("breast-cancer", "wine", "diabetes")
-WRAPPING = ("notes", "differs")  # text that may wrap between words; every other cell must stay whole
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +73,7 @@ def _row_line(text: str, cells: list[str]) -> str | None:
 
 def _whole_cells(board: Leaderboard, text: str, shown: list[str]) -> list[str]:
     """Problems: a row whose model name or numbers are not all whole on one line."""
-    cells = [(h, c) for h, c in columns(board) if h in shown and h not in WRAPPING]
+    cells = [(h, c) for h, c in columns(board) if h in shown and h not in PROSE]
     problems = []
     for row in board.rows:
         values = [c(row) for _, c in cells]

@@ -71,12 +71,13 @@ CAPTION = ("test split · 95% bootstrap CIs · 'vs leader': paired 95% CI of the
            "same rows; tied when it contains 0 · overfit?: validation beats the whole test CI · fit s: "
            "the fit alone (a search: all its trials), without process start-up")
 
-# What a narrow terminal gives up first: the leftmost name here goes first. Columns not named
-# (the secondary metrics, anything new) go before every named one but the timings. Never dropped:
-# the rank, the model, the primary metric and the notes, so no board hides who won or who failed.
+# What a narrow terminal gives up, leftmost first; "*" stands for every column not named (the
+# secondary metrics, anything new), rightmost of them first. Never dropped: the rank, the model,
+# the run, the primary metric and the notes, so no board hides who won or who failed.
 DROPPED_FIRST = ("predict ms/1k rows", "differs", "estimator", "*", "fit s", "vs leader", "95% CI")
 KEPT = ("#", "model", "run", "notes")
-NOTES_FOLD = 10  # the notes column may fold a word longer than this rather than lose the column
+PROSE = ("notes", "differs")  # wrap between words; every other cell stays whole on one line
+FOLD = 10  # a word of prose longer than this may fold rather than cost a column
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def layout(board: Leaderboard, width: int) -> Layout:
     values = {h: [cell(r) for r in board.rows] for h, cell in all_cells}
 
     def least(header: str) -> int:
-        words = [w for v in values[header] for w in v.split()] if header == "notes" else values[header]
+        words = [w for v in values[header] for w in v.split()] if header in PROSE else values[header]
         need = max((cell_len(w) for w in words), default=1)
         head = max((cell_len(w) for w in header.split()), default=1)
-        return max(head, min(need, NOTES_FOLD) if header == "notes" else need)
+        return max(head, min(need, FOLD) if header in PROSE else need)
 
     def natural(header: str) -> int:
         return max([cell_len(header), *map(cell_len, values[header])])
@@ -134,15 +135,15 @@ def layout(board: Leaderboard, width: int) -> Layout:
             break  # narrower than a model name: the notes fold, the rest as rich can
     widths = [least(h) for h, _ in kept]
     spare = width - sum(widths) - _overhead(len(kept), boxed)
-    for i, (header, _) in enumerate(kept):  # headers unwrapped where there is room, notes last
-        grow = min(max(spare, 0), natural(header) - widths[i]) if header != "notes" else 0
-        widths[i] += grow
-        spare -= grow
-    notes = [i for i, (h, _) in enumerate(kept) if h == "notes"]
-    for i in notes:
-        widths[i] += min(max(spare, 0), natural("notes") - widths[i])
-    if not boxed and spare < 0 and notes:
-        widths[notes[0]] = max(1, widths[notes[0]] + spare)
+    for prose in (False, True):  # room left goes to unwrapping headers first, then the prose
+        for i, (header, _) in enumerate(kept):
+            if (header in PROSE) == prose:
+                grow = min(max(spare, 0), natural(header) - widths[i])
+                widths[i] += grow
+                spare -= grow
+    notes = kept.index(next(c for c in kept if c[0] == "notes"))
+    if spare < 0:  # narrower than the model names allow: the notes fold
+        widths[notes] = max(1, widths[notes] + spare)
     shown = {h for h, _ in kept}
     return Layout(kept, widths, boxed, [h for h, _ in all_cells if h not in shown])
 
@@ -161,8 +162,8 @@ def rich_table(board: Leaderboard, width: int) -> Any:
     table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=caption,
                   box=box.HEAVY_HEAD if fitted.boxed else None, pad_edge=fitted.boxed)
     for (header, _), w in zip(fitted.cells, fitted.widths):
-        table.add_column(header, justify="left" if header in ("model", "estimator", "notes", "differs") else "right",
-                         width=w, overflow="fold" if header in ("notes", "differs") else "ellipsis")
+        table.add_column(header, justify="left" if header in ("model", "estimator", *PROSE) else "right",
+                         width=w, overflow="fold" if header in PROSE else "ellipsis")
     for r in board.rows:
         table.add_row(*(cell(r) for _, cell in fitted.cells),
                       style="red" if r.status != "ok" else "bold" if r.rank == 1 else None)
