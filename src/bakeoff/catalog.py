@@ -116,12 +116,19 @@ def _sklearn_index() -> dict[str, tuple[str, str, Task]]:
 
 
 @cache
+def plugin_entry_points() -> tuple[Any, ...]:
+    """The entry points of the group, read once per process: each scan reads the metadata of
+    every installed distribution (tens of milliseconds in a full environment)."""
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+@cache
 def plugins() -> dict[str, EstimatorInfo]:
     """Estimators registered under the entry-point group; they win over same-named sklearn ones."""
     from sklearn.base import is_classifier, is_regressor
 
     found = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in plugin_entry_points():
         cls = ep.load()
         if is_classifier(cls()):
             found[ep.name] = EstimatorInfo(ep.name, cls, "classification")
@@ -144,7 +151,7 @@ def names() -> dict[str, Task]:
 def module_of(name: str) -> str | None:
     """The module that defines estimator ``name``, without importing it or scikit-learn (None:
     unknown): a plugin's from its entry point's value, scikit-learn's from the cached index."""
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in plugin_entry_points():
         if ep.name == name:
             return ep.value.partition(":")[0]
     entry = _sklearn_index().get(name)
