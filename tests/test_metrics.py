@@ -70,3 +70,22 @@ def test_bootstrap_interval_contains_the_estimate_and_is_reproducible() -> None:
 def test_probability_metrics_are_none_without_probabilities() -> None:
     o = Outcome.of(np.array([0, 1, 1]), np.array([0, 1, 0]), None, np.array([0, 1]))
     assert np.isnan(REGISTRY["roc_auc"](o)) and bootstrap_ci(REGISTRY["roc_auc"], o) is None
+
+
+def test_paired_draws_are_each_models_own_draws_on_one_set_of_resamples() -> None:
+    """compare draws the resamples once for every model; each model's draws must be exactly
+    what drawing for it alone gives (the leaderboard's intervals must not change)."""
+    from bakeoff.metrics import bootstrap_draws, paired_draws
+
+    y, pred, proba, classes = classifier_outcome(datasets.load_wine)
+    rng = np.random.default_rng(1)
+    flipped = np.where(rng.random(len(y)) < 0.2, np.roll(pred, 1), pred)
+    outcomes = [Outcome.of(y, pred, proba, classes), Outcome.of(y, flipped, None, classes)]
+    for name in ("balanced_accuracy", "roc_auc"):
+        metric = REGISTRY[name]
+        paired = paired_draws(metric, outcomes, resamples=700, seed=3)
+        for o, draws in zip(outcomes, paired):
+            np.testing.assert_array_equal(draws, bootstrap_draws(metric, o, resamples=700, seed=3))
+    assert np.isnan(paired[1]).all()  # no probabilities: roc_auc is undefined on every draw
+    with pytest.raises(ValueError, match="same rows"):
+        paired_draws(REGISTRY["accuracy"], [outcomes[0], Outcome.of(y[:-1], pred[:-1], None, classes)])

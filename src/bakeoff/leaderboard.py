@@ -135,14 +135,14 @@ def build(run_id: str, experiment: str, task: str, metrics: list[str],
 
 def _compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0) -> None:
     """Set ``vs_leader`` and ``tied`` on every ranked row whose test predictions are known."""
-    from bakeoff.metrics import REGISTRY, bootstrap_draws, difference_ci, same_rows
+    from bakeoff.metrics import REGISTRY, difference_ci, paired_draws, same_rows
 
     leader = rows[0] if rows and rows[0].rank == 1 else None
     if leader is None or leader.model not in outcomes:
         return
-    metric, best = REGISTRY[primary], outcomes[leader.model]
-    leader_draws = bootstrap_draws(metric, best, seed=seed)  # once, shared by every comparison
-    for r in rows[1:]:
-        if r.rank and r.model in outcomes and same_rows(outcomes[r.model], best):
-            r.vs_leader = difference_ci(bootstrap_draws(metric, outcomes[r.model], seed=seed), leader_draws)
-            r.tied = None if r.vs_leader is None else r.vs_leader[0] <= 0 <= r.vs_leader[1]
+    best = outcomes[leader.model]
+    others = [r for r in rows[1:] if r.rank and r.model in outcomes and same_rows(outcomes[r.model], best)]
+    leader_draws, *draws = paired_draws(REGISTRY[primary], [best, *(outcomes[r.model] for r in others)], seed=seed)
+    for r, own in zip(others, draws):
+        r.vs_leader = difference_ci(own, leader_draws)
+        r.tied = None if r.vs_leader is None else r.vs_leader[0] <= 0 <= r.vs_leader[1]

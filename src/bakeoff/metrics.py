@@ -206,9 +206,21 @@ def _percentiles(values: np.ndarray, level: float) -> tuple[float, float] | None
 def bootstrap_draws(metric: Metric, o: Outcome, *, resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """``metric`` on each resample of the rows (NaN where undefined). Every model of a run draws
     the same resamples, so draws of two models on the same rows can be subtracted."""
-    if metric.needs_proba and o.proba is None:
-        return np.full(resamples, np.nan)
-    return np.concatenate([metric.rows(o, block) for block in _resamples(len(o.y_true), resamples, seed)])
+    return paired_draws(metric, [o], resamples=resamples, seed=seed)[0]
+
+
+def paired_draws(metric: Metric, outcomes: list[Outcome], *, resamples: int = 1000,
+                 seed: int = 0) -> list[np.ndarray]:
+    """``bootstrap_draws`` of several models on the same rows, drawing each block of resamples
+    once for all of them: comparing a run's models costs one draw, not one per model."""
+    scored = [o for o in outcomes if not (metric.needs_proba and o.proba is None)]
+    if scored and not all(same_rows(o, scored[0]) for o in scored):
+        raise ValueError("paired draws need every outcome on the same rows")
+    blocks: dict[int, list[np.ndarray]] = {id(o): [] for o in scored}
+    for block in _resamples(len(scored[0].y_true), resamples, seed) if scored else ():
+        for o in scored:
+            blocks[id(o)].append(metric.rows(o, block))
+    return [np.concatenate(blocks[id(o)]) if id(o) in blocks else np.full(resamples, np.nan) for o in outcomes]
 
 
 def bootstrap_ci(metric: Metric, o: Outcome, *, resamples: int = 1000, seed: int = 0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import platform
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import version
 from pathlib import Path
 
 from bakeoff import __version__
@@ -18,21 +18,19 @@ from bakeoff import __version__
 
 @cache
 def libraries() -> dict[str, str]:
-    import numpy
-    import pandas
-    import sklearn
-
+    """Read from the installed distributions' metadata: importing the libraries to ask them
+    would cost a step's process a second before it does anything."""
     return {"bakeoff": __version__, "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__}
+            **{name: version(name) for name in ("scikit-learn", "numpy", "pandas")}}
 
 
 @cache
 def code_identity() -> str:
     """sha256 over bakeoff's Python sources, the libraries above and the estimator plugins."""
-    from bakeoff.catalog import ENTRY_POINT_GROUP
+    from bakeoff.catalog import plugin_entry_points
 
     h = hashlib.sha256(repr(sorted(libraries().items())).encode())
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(plugin_entry_points(), key=lambda e: e.name):
         h.update(f"{ep.name}={ep.value}@{ep.dist.version if ep.dist else '?'}".encode())
     package = Path(__file__).parent
     for source in sorted(package.rglob("*.py")):
