@@ -89,3 +89,25 @@ def test_paired_draws_are_each_models_own_draws_on_one_set_of_resamples() -> Non
     assert np.isnan(paired[1]).all()  # no probabilities: roc_auc is undefined on every draw
     with pytest.raises(ValueError, match="same rows"):
         paired_draws(REGISTRY["accuracy"], [outcomes[0], Outcome.of(y[:-1], pred[:-1], None, classes)])
+
+
+@pytest.mark.parametrize("loader", [datasets.load_breast_cancer, datasets.load_wine])
+def test_every_bootstrap_draw_of_the_probability_metrics_is_sklearns_on_that_resample(loader) -> None:  # noqa: ANN001
+    """ROC AUC and log loss score a whole block of resamples at once; each draw must be
+    scikit-learn's value on that resample's rows (ties included: the probabilities are rounded)."""
+    from bakeoff.metrics import bootstrap_draws
+
+    y, pred, proba, classes = classifier_outcome(loader)
+    proba = np.round(proba, 1) + 0.01  # many tied scores
+    proba /= proba.sum(axis=1, keepdims=True)  # rows that sum to 1, as sklearn's multi-class AUC needs
+    o = Outcome.of(y, pred, proba, classes)
+    auc, loss = (bootstrap_draws(REGISTRY[name], o, resamples=40, seed=5) for name in ("roc_auc", "log_loss"))
+    rows = np.random.default_rng(5).integers(0, len(y), (40, len(y)))  # the draws' own resamples
+    for i, r in enumerate(rows):
+        if len(np.unique(y[r])) < len(classes):
+            assert np.isnan(auc[i])
+            continue
+        expected = (skm.roc_auc_score(y[r], proba[r, 1]) if len(classes) == 2
+                    else skm.roc_auc_score(y[r], proba[r], multi_class="ovr", labels=classes))
+        assert auc[i] == pytest.approx(expected, rel=1e-12), i
+        assert loss[i] == pytest.approx(skm.log_loss(y[r], proba[r], labels=classes), rel=1e-9), i

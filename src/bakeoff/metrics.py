@@ -4,8 +4,8 @@ probabilities), with how it is computed.
 Metrics are plain numpy over an ``Outcome`` whose labels were encoded once, because the bootstrap
 evaluates each metric a thousand times; sklearn's validated metric functions cost ~4 ms a call,
 which made the confidence interval slower than most fits. A metric is defined on the rows of an
-index matrix (one resample per row), so the counting and regression metrics score a block of a
-few hundred resamples in a handful of numpy calls; ROC AUC and log loss go one resample at a time.
+index matrix (one resample per row), so every metric scores a block of a few hundred resamples in
+a handful of numpy calls.
 tests/test_metrics.py checks every metric here against scikit-learn's own on real data.
 """
 
@@ -53,11 +53,6 @@ class Outcome:
             n_classes = int(f["n_classes"]) or None
             return cls(f["y_true"], f["y_pred"], f["proba"] if "proba" in f else None, n_classes)
 
-    def take(self, index: np.ndarray) -> Outcome:
-        """These rows only."""
-        return Outcome(self.y_true[index], self.y_pred[index],
-                       self.proba[index] if self.proba is not None else None, self.n_classes)
-
 
 Rows = Callable[[Outcome, np.ndarray], np.ndarray]  # (outcome, index matrix) -> one value per row
 
@@ -73,11 +68,6 @@ class Metric(MetricInfo):
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "max" else a < b
-
-
-def _one_at_a_time(fn: Callable[[Outcome], float]) -> Rows:
-    """A metric that needs its rows whole (ranks, probabilities), scored resample by resample."""
-    return lambda o, idx: np.array([fn(o.take(rows)) for rows in idx], dtype=float)
 
 
 def _per_class_counts(o: Outcome, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,47 +116,48 @@ def _r2(o: Outcome, idx: np.ndarray) -> np.ndarray:
         return np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.nan)
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks with ties sharing their average rank (scipy's rankdata, without importing
-    scipy.stats: that costs a second at every start of a step)."""
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1], True])  # tie groups, then n
-    ranks = np.empty(len(x))
-    ranks[order] = np.repeat((starts[:-1] + 1 + starts[1:]) / 2, np.diff(starts))
-    return ranks
+def _binary_auc(positive: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """ROC AUC of every resample at once (NaN where a resample holds one class only).
+
+    A resample is a weighting of the original rows, so the scores are grouped once (equal scores
+    share a group); each resample only counts its positives and negatives per group. A positive
+    beats the negatives of lower groups and ties half of its own group's: Mann-Whitney U with
+    ties counted half, as ``roc_auc_score``, without sorting a thousand times."""
+    _, group = np.unique(score, return_inverse=True)  # groups in ascending score
+    groups, n = int(group.max()) + 1, len(idx)
+    cells = group[idx] + (np.arange(n) * groups)[:, None]
+    picked = positive[idx]
+    pos = np.bincount(cells[picked], minlength=n * groups).reshape(n, groups)
+    neg = np.bincount(cells[~picked], minlength=n * groups).reshape(n, groups)
+    lower = np.cumsum(neg, axis=1) - neg
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pairs > 0, np.sum(pos * (lower + 0.5 * neg), axis=1) / np.where(pairs > 0, pairs, 1), np.nan)
 
 
-def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")  # undefined on a one-class resample
-    ranks = _average_ranks(score)  # Mann-Whitney U with average ranks for ties, as roc_auc_score
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _roc_auc(o: Outcome) -> float:
+def _roc_auc(o: Outcome, idx: np.ndarray) -> np.ndarray:
     assert o.proba is not None
     if o.proba.shape[1] == 2:
-        return _binary_auc(o.y_true == 1, o.proba[:, 1])
+        return _binary_auc(o.y_true == 1, o.proba[:, 1], idx)
     # one-vs-rest, macro average: sklearn's multi_class="ovr"
-    return float(np.mean([_binary_auc(o.y_true == c, o.proba[:, c]) for c in range(o.proba.shape[1])]))
+    return np.mean([_binary_auc(o.y_true == c, o.proba[:, c], idx) for c in range(o.proba.shape[1])], axis=0)
 
 
-def _log_loss(o: Outcome) -> float:
+def _log_loss(o: Outcome, idx: np.ndarray) -> np.ndarray:
+    """The mean of each row's own loss, so every resample averages losses computed once."""
     assert o.proba is not None
     proba = o.proba / o.proba.sum(axis=1, keepdims=True)
     eps = np.finfo(proba.dtype).eps
-    return float(-np.mean(np.log(np.clip(proba[np.arange(len(o.y_true)), o.y_true], eps, 1 - eps))))
+    losses = -np.log(np.clip(proba[np.arange(len(o.y_true)), o.y_true], eps, 1 - eps))
+    return np.mean(losses[idx], axis=1)
 
 
 _ROWS: dict[str, Rows] = {
     "accuracy": _accuracy,
     "balanced_accuracy": _balanced_accuracy,
     "f1_macro": _f1_macro,
-    "roc_auc": _one_at_a_time(_roc_auc),
-    "log_loss": _one_at_a_time(_log_loss),
+    "roc_auc": _roc_auc,
+    "log_loss": _log_loss,
     "rmse": _rmse,
     "mae": _mae,
     "r2": _r2,
