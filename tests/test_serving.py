@@ -33,12 +33,16 @@ from bakeoff.spec import parse_experiment
 from bakeoff.storage import LocalStore
 
 from conftest import BIN, S3Server, _free_port, bakeoff
-from test_tracking import _stop_group, _wait_healthy, mlflow_uri  # noqa: F401 - mlflow_uri is a fixture
+from test_manifests import POLICY_CHECKS, check_schema
+from test_tracking import BUCKET, _stop_group, _wait_healthy, mlflow_uri  # noqa: F401 - mlflow_uri is a fixture
 
 pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
 
 REGISTERED = "serving-champion"
-SCHEMA = Path(__file__).parent / "schemas" / "kserve-inferenceservice-v1beta1.json"
+# The champion's pod resources: its own in the config above, over kfp.resources' defaults.
+RESOURCES = {"logistic": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+             "knn": {"requests": {"cpu": "1", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "4Gi"}}}
+DESTINATION = f"s3://{BUCKET}/mlflow"  # the test server's --artifacts-destination
 
 
 def _table() -> pd.DataFrame:
@@ -65,9 +69,10 @@ def served(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     (tmp / "table.csv").write_text(_table().to_csv(index=False))
     config = yaml.safe_load(config_text("breast-cancer"))
     config |= {"dataset": {**config["dataset"], "uri": str(tmp / "table.csv")}, "storage": (tmp / "store").as_uri(),
-               "models": [{"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 3000}},
+               "models": [{"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 3000},
+                           "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "2Gi"}}},
                           {"name": "knn", "estimator": "KNeighborsClassifier", "params": {"n_neighbors": 9},
-                           "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "2Gi"}}}],
+                           "resources": {"requests": {"memory": "3Gi"}, "limits": {"cpu": "3"}}}],
                "tracking": {"mlflow_uri": mlflow_uri, "experiment": "bakeoff-serving", "register": REGISTERED}}
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(tracking.ENV_URI, raising=False)
@@ -226,3 +231,54 @@ def test_large_files_are_scored_in_chunks_with_progress(served: Served, monkeypa
     with RowsProgress(small) as show:
         show(30, 30)  # one chunk: no bar
     assert small.file.getvalue() == ""
+
+
+def _inference_service(served: Served, ref: str) -> dict[str, Any]:
+    out = served.folder / f"isvc-{len(list(served.folder.glob('isvc-*')))}.yaml"
+    ran = bakeoff("deploy", ref, "--to", "kserve", "--store", str(served.run.store.root),
+                  "--artifacts-destination", DESTINATION, "-o", str(out), env=served.env)
+    assert ran.code == 0, ran.stderr
+    assert ran.stdout.startswith(f"wrote {out}: InferenceService serving-champion for models:/{REGISTERED}/1")
+    return yaml.safe_load(out.read_text())
+
+
+def test_inference_service_validates_against_kserve_and_our_policy(served: Served, s3_server: S3Server) -> None:
+    isvc = _inference_service(served, REGISTERED)
+    assert check_schema([isvc]) == []
+    for check in POLICY_CHECKS:
+        assert check([isvc]) == [], check.__name__
+    assert _inference_service(served, served.run.run_id) == isvc  # by run or by name: one version
+    model = isvc["spec"]["predictor"]["model"]
+    assert (model["modelFormat"], model["protocolVersion"]) == ({"name": "mlflow"}, "v2")
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == "bakeoff-serving"  # manifests/components/kserve
+    leader = served.run.finished_leaderboard().leader.model
+    assert model["resources"] == RESOURCES[leader]
+    assert model["image"] == served.run.config().kfp.image
+    # storageUri is where the registered version's files really are on S3, MLmodel at its root.
+    bucket, _, prefix = model["storageUri"].removeprefix("s3://").partition("/")
+    keys = {o.object_name.removeprefix(prefix + "/")
+            for o in s3_server.client().list_objects(bucket, prefix=prefix + "/", recursive=True)}
+    assert {"MLmodel", "served_model.py", "artifacts/model.skops", "input_example.json"} <= keys, keys
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda m: m.update(protocolVersion=2), "spec.predictor.model.protocolVersion: 2 is not of type 'string'"),
+    (lambda m: m.update(storageURI=m.pop("storageUri")), "Additional properties are not allowed ('storageURI'"),
+    (lambda m: m["modelFormat"].pop("name"), "spec.predictor.model.modelFormat: 'name' is a required property"),
+])
+def test_schema_check_catches_a_broken_inference_service(served: Served, change: Any, expected: str) -> None:
+    isvc = _inference_service(served, REGISTERED)
+    change(isvc["spec"]["predictor"]["model"])
+    (error,) = check_schema([isvc])
+    assert error.startswith("InferenceService/serving-champion: ") and expected in error, error
+
+
+def test_deploy_errors_are_one_line_with_the_fix(served: Served) -> None:
+    ran = bakeoff("deploy", REGISTERED, "--to", "kserve", "--store", str(served.run.store.root),
+                  env={**served.env, "MLFLOW_ARTIFACTS_DESTINATION": ""})
+    assert ran.code == 2 and len(ran.stderr.splitlines()) == 1
+    assert ran.stderr.startswith("error: --artifacts-destination: MLflow proxies this model's files (mlflow-artifacts:/")
+    ran = bakeoff("deploy", "no-such-model", "--to", "mlflow", "--store", str(served.run.store.root), env=served.env)
+    assert (ran.code, ran.stderr) == (2, f"error: no-such-model@champion: no such registered model version in MLflow "
+                                         f"at {served.env[tracking.ENV_URI]}; check the name (tracking.register) "
+                                         "and the alias\n")
