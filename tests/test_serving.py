@@ -10,6 +10,7 @@ deploy --to mlflow` prints it, then answers raw rows on /invocations, and the an
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -20,19 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from bakeoff import predict, steps, tracking
 from bakeoff.data import read_split
-from bakeoff.examples import EXAMPLES, config_text
+from bakeoff.examples import config_text
 from bakeoff.runs import Run, create_run
 from bakeoff.spec import parse_experiment
 from bakeoff.storage import LocalStore
 
 from conftest import BIN, S3Server, _free_port, bakeoff
+from tables import mixed_breast_cancer
 from test_manifests import POLICY_CHECKS, check_schema
 from test_tracking import BUCKET, _stop_group, _wait_healthy, mlflow_uri  # noqa: F401 - mlflow_uri is a fixture
 
@@ -43,16 +44,6 @@ REGISTERED = "serving-champion"
 RESOURCES = {"logistic": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
              "knn": {"requests": {"cpu": "1", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "4Gi"}}}
 DESTINATION = f"s3://{BUCKET}/mlflow"  # the test server's --artifacts-destination
-
-
-def _table() -> pd.DataFrame:
-    """Breast cancer with a text feature (its mean texture in three bands) and missing values."""
-    frame = EXAMPLES["breast-cancer"]()
-    frame.insert(0, "texture band", pd.qcut(frame["mean texture"], 3, labels=["low", "mid", "high"]).astype(str))
-    rng = np.random.default_rng(0)
-    for column in ("texture band", "mean radius"):
-        frame.loc[rng.random(len(frame)) < 0.05, column] = None
-    return frame
 
 
 @dataclass
@@ -66,7 +57,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:  # noqa: F811
     tmp = tmp_path_factory.mktemp("served")
-    (tmp / "table.csv").write_text(_table().to_csv(index=False))
+    (tmp / "table.csv").write_text(mixed_breast_cancer().to_csv(index=False))
     config = yaml.safe_load(config_text("breast-cancer"))
     config |= {"dataset": {**config["dataset"], "uri": str(tmp / "table.csv")}, "storage": (tmp / "store").as_uri(),
                "models": [{"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 3000},
@@ -199,14 +190,14 @@ def test_predict_names_missing_columns_and_writes_nothing(served: Served) -> Non
 def test_predict_reads_and_writes_s3(served: Served, s3_server: S3Server) -> None:
     s3_server.make_bucket("scoring")
     buffer = served.rows.to_parquet()
-    s3_server.client().put_object("scoring", "in/rows.parquet", __import__("io").BytesIO(buffer), len(buffer))
+    s3_server.client().put_object("scoring", "in/rows.parquet", io.BytesIO(buffer), len(buffer))
     ran = bakeoff("predict", served.run.uri, "--input", "s3://scoring/in/rows.parquet",
                   "-o", "s3://scoring/out/preds.parquet", env=s3_server.env)
     assert ran.code == 0, ran.stderr
     written = s3_server.client().get_object("scoring", "out/preds.parquet").read()
     leader = served.run.finished_leaderboard().leader.model
     expected = predict.predictions(served.run.pipeline(leader), served.rows).reset_index(drop=True)
-    pd.testing.assert_frame_equal(pd.read_parquet(__import__("io").BytesIO(written)), expected, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(written)), expected, check_exact=True)
 
 
 def test_large_files_are_scored_in_chunks_with_progress(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,11 +214,11 @@ def test_large_files_are_scored_in_chunks_with_progress(served: Served, monkeypa
     assert chunked["prediction"].tolist() == whole["prediction"].tolist()
     # Another batch shape may sum in another order inside BLAS: equal to the last bits or so.
     pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-12, atol=1e-15)
-    console = Console(file=__import__("io").StringIO(), force_terminal=True, width=100)
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
     with RowsProgress(console) as show:
         predict.predictions_in_chunks(pipeline, served.rows, show)
     assert "30/30" in console.file.getvalue() and "predicting" in console.file.getvalue()
-    small = Console(file=__import__("io").StringIO(), force_terminal=True)
+    small = Console(file=io.StringIO(), force_terminal=True)
     with RowsProgress(small) as show:
         show(30, 30)  # one chunk: no bar
     assert small.file.getvalue() == ""

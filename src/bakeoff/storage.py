@@ -310,13 +310,14 @@ def locate(uri: str, field: str = "dataset.uri") -> tuple[ObjectStore, str]:
     return LocalStore(path.parent), path.name
 
 
-def read_uri(uri: str, field: str = "dataset.uri") -> bytes:
-    """Read one object named by a full URI (a dataset), through the same stores the steps use."""
+def read_uri(uri: str, field: str = "dataset.uri",
+             fix: str = "check the path (a relative path is read next to the config)") -> bytes:
+    """Read one object named by a full URI (a dataset, rows to predict), through the same stores
+    the steps use; ``fix`` is what to do when it is not there."""
     try:
         store, key = locate(uri, field)
         return store.read_bytes(key)
     except MissingObject:
-        raise UserError(f"{field}: {uri} does not exist; check the path (a relative path is read "
-                        "next to the config)") from None
+        raise UserError(f"{field}: {uri} does not exist; {fix}") from None
     except UserError as exc:
         raise UserError(*(p if p.startswith(field) else f"{field}: {p}" for p in exc.problems)) from None
