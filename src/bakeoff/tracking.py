@@ -8,7 +8,8 @@ same facts for teams that live in its UI and registry. So every function here st
 The shape in MLflow: one parent run per bake-off run (named after the run id, started by prepare
 and ended by compare), one child run per trained model (started and ended inside its train step),
 and, when ``tracking.register`` is set, a new version of that registered model for the champion
-with the alias ``champion`` moved to it. A train step knows no run (records.py says why), so it
+with the alias ``champion`` moved to it. That version is the champion made servable: a pyfunc
+model from code (served_model.py) around the skops file its train step logged. A train step knows no run (records.py says why), so it
 logs its child run on its own; compare then hangs the children trained for this run under the
 run's parent. A result reused from an earlier run keeps its first parent.
 
