@@ -273,3 +273,35 @@ def test_deploy_errors_are_one_line_with_the_fix(served: Served) -> None:
     assert (ran.code, ran.stderr) == (2, f"error: no-such-model@champion: no such registered model version in MLflow "
                                          f"at {served.env[tracking.ENV_URI]}; check the name (tracking.register) "
                                          "and the alias\n")
+
+
+def test_deploy_applies_the_inference_service_with_the_deployer_role(served: Served, tmp_path: Path) -> None:
+    """`--apply` against the Kubernetes stand-in (tests/k8s_standin.py: it checks the object with
+    the same CRD schema and holds the caller to its Role), as bakeoff-runner with the Role of
+    manifests/components/kserve; then without it."""
+    from k8s_standin import StandInKubernetes
+    from test_manifests import MANIFESTS
+
+    role = next(d for d in yaml.safe_load_all((MANIFESTS / "components/kserve/rbac.yaml").read_text())
+                if d["kind"] == "Role")
+    args = ("deploy", REGISTERED, "--to", "kserve", "--store", str(served.run.store.root),
+            "--artifacts-destination", DESTINATION, "--apply")
+    expected = _inference_service(served, REGISTERED)
+    with StandInKubernetes(namespaces=("bakeoff",), roles={"bakeoff-runner": role["rules"]}) as k8s:
+        env = {**served.env, "KUBECONFIG": str(k8s.kubeconfig(tmp_path / "kubeconfig", service_account="bakeoff-runner"))}
+        ran = bakeoff(*args, env=env)
+        assert (ran.code, ran.stdout) == (0, "created inferenceservice/serving-champion in bakeoff\n"), ran.stderr
+        stored = k8s.objects[("InferenceService", "bakeoff", "serving-champion")]
+        assert stored["spec"] == expected["spec"] and stored["metadata"]["labels"] == expected["metadata"]["labels"]
+        ran = bakeoff(*args, "--image", "bakeoff-serving:0.2.0", env=env)
+        assert (ran.code, ran.stdout) == (0, "updated inferenceservice/serving-champion in bakeoff\n"), ran.stderr
+        stored = k8s.objects[("InferenceService", "bakeoff", "serving-champion")]
+        assert stored["spec"]["predictor"]["model"]["image"] == "bakeoff-serving:0.2.0"
+        assert k8s.used["bakeoff-runner"] == {("create", "serving.kserve.io", "inferenceservices"),
+                                              ("patch", "serving.kserve.io", "inferenceservices")}
+    with StandInKubernetes(namespaces=("bakeoff",), roles={"bakeoff-runner": []}) as k8s:
+        env = {**served.env, "KUBECONFIG": str(k8s.kubeconfig(tmp_path / "kubeconfig", service_account="bakeoff-runner"))}
+        ran = bakeoff(*args, env=env)
+        assert ran.code == 2 and len(ran.stderr.splitlines()) == 1, ran.stderr
+        assert ran.stderr.startswith("error: --namespace: Kubernetes refused a request in namespace bakeoff (HTTP 403")
+        assert ran.stderr.rstrip().endswith("grant it the Role in manifests/components/kserve")

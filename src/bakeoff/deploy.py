@@ -177,7 +177,7 @@ def apply(manifest: dict[str, Any], namespace: str | None, context: str | None) 
     manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": cluster.namespace}}
     name = manifest["metadata"]["name"]
     args = (KSERVE_GROUP, KSERVE_VERSION, cluster.namespace, KSERVE_PLURAL)
-    with refusals(cluster):
+    with refusals(cluster, role="manifests/components/kserve"):
         try:
             api.create_namespaced_custom_object(*args, manifest)
             return f"created inferenceservice/{name} in {cluster.namespace}"
