@@ -16,6 +16,9 @@ from urllib.parse import urlparse
 from bakeoff.errors import UserError
 
 if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from bakeoff.runs import Run
     from bakeoff.spec import Experiment
     from bakeoff.storage import ObjectStore
 
@@ -42,33 +45,31 @@ class Target:
 
 def resolve(ref: str, alias: str, store: ObjectStore) -> Target:
     """A run (id, prefix, ``latest`` or run URI in ``store``): the version its compare registered.
-    Anything else: the registered model ``ref``, at ``alias``."""
+    Anything else: the registered model ``ref``, at ``alias``; its run's config is read when
+    ``store`` holds that run (else the resources are ``kfp``'s defaults)."""
     from bakeoff.runs import Run
     from bakeoff.spec import TrackingSpec
     from bakeoff.tracking import registered_version
 
     run = _find(ref, store)
-    if run is None:
-        found = registered_version(TrackingSpec(), ref, alias)
-        try:
-            run = Run(store, found["run_id"]) if found["run_id"] else None
-            config = run.config() if run else None
-        except UserError:  # the run is in another store: its resources are the defaults then
-            run, config = None, None
-        board = run.leaderboard() if run else None
-        return Target(ref, found["version"], found["artifacts"], config,
-                      board.registered["model"] if board and board.registered else None)
-    board = run.finished_leaderboard()
-    if not board.registered:
-        raise UserError(f"RUN: run {run.run_id} registered no champion; set tracking.register (and an "
-                        "MLflow tracking URI) in its config and run it again")
-    found = registered_version(TrackingSpec(), board.registered["registered_model"],
-                               version=board.registered["version"])
-    return Target(board.registered["registered_model"], board.registered["version"], found["artifacts"],
-                  run.config(), board.registered["model"])
+    if run is not None:
+        registered = run.finished_leaderboard().registered
+        if not registered:
+            raise UserError(f"RUN: run {run.run_id} registered no champion; set tracking.register (and an "
+                            "MLflow tracking URI) in its config and run it again")
+        name = registered["registered_model"]
+        found = registered_version(TrackingSpec(), name, version=registered["version"])
+    else:
+        name, found = ref, registered_version(TrackingSpec(), ref, alias)
+        run = Run(store, found["run_id"]) if found["run_id"] else None
+    try:
+        config = run.config() if run else None
+    except UserError:  # the run that registered it is in another store
+        config = None
+    return Target(name, found["version"], found["artifacts"], config, found["model"] or None)
 
 
-def _find(ref: str, store: ObjectStore) -> Any:
+def _find(ref: str, store: ObjectStore) -> Run | None:
     from bakeoff.runs import Run, find_run
 
     if "/runs/" in ref:
@@ -79,7 +80,7 @@ def _find(ref: str, store: ObjectStore) -> Any:
         return None
 
 
-def champion_pipeline(ref: str, store: ObjectStore) -> Any:
+def champion_pipeline(ref: str, store: ObjectStore) -> Pipeline:
     """The Pipeline `bakeoff predict` scores with: ``NAME@ALIAS`` (or ``models:/NAME@ALIAS``) from
     the MLflow registry, else the champion of a run in ``store``. Both load through skops with
     bakeoff's allowlist, never pickle."""

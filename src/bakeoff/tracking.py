@@ -244,8 +244,8 @@ def load_registered(settings: TrackingSpec, name: str, alias: str = ALIAS) -> Pi
 def registered_version(settings: TrackingSpec, name: str, alias: str = ALIAS,
                        version: str | None = None) -> dict[str, str]:
     """What ``models:/<name>@<alias>`` (or ``/<version>``) is: ``version``, ``artifacts`` (where
-    its files are, as MLflow names it: ``s3://…`` or ``mlflow-artifacts:/…``) and the bake-off
-    ``run_id`` that registered it."""
+    its files are, as MLflow names it: ``s3://…`` or ``mlflow-artifacts:/…``), and the bake-off
+    ``run_id`` that registered it and the champion's ``model`` name there (from its tags)."""
     client = _client_for(settings)
     which = f"{name}/{version}" if version else f"{name}@{alias}"
     if client is None:
@@ -261,6 +261,7 @@ def registered_version(settings: TrackingSpec, name: str, alias: str = ALIAS,
                         f"{_redacted(client.tracking_uri)}; check the name (tracking.register) "
                         "and the alias") from None
     return {"version": str(found.version), "run_id": found.tags.get(TAG_RUN_ID, ""),
+            "model": found.tags.get("bakeoff.model", ""),
             "artifacts": client.get_model_version_download_uri(name, found.version)}
 
 
