@@ -272,7 +272,13 @@ def test_deploy_errors_are_one_line_with_the_fix(served: Served) -> None:
     ran = bakeoff("deploy", "no-such-model", "--to", "mlflow", "--store", str(served.run.store.root), env=served.env)
     assert (ran.code, ran.stderr) == (2, f"error: no-such-model@champion: no such registered model version in MLflow "
                                          f"at {served.env[tracking.ENV_URI]}; check the name (tracking.register) "
-                                         "and the alias\n")
+                                         "and the alias or version\n")
+    served.rows.to_parquet(served.folder / "few.parquet")
+    ran = bakeoff("predict", "no-such-model@champion", "--input", str(served.folder / "few.parquet"),
+                  "-o", str(served.folder / "never.parquet"), env=served.env)
+    assert (ran.code, ran.stderr.split(";")[0]) == (2, "error: no-such-model@champion: no such registered model "
+                                                       f"version in MLflow at {served.env[tracking.ENV_URI]}")
+    assert not (served.folder / "never.parquet").exists()
 
 
 def test_deploy_applies_the_inference_service_with_the_deployer_role(served: Served, tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ The shape in MLflow: one parent run per bake-off run (named after the run id, st
 and ended by compare), one child run per trained model (started and ended inside its train step),
 and, when ``tracking.register`` is set, a new version of that registered model for the champion
 with the alias ``champion`` moved to it. That version is the champion made servable: a pyfunc
-model from code (served_model.py) around the skops file its train step logged. A train step knows no run (records.py says why), so it
-logs its child run on its own; compare then hangs the children trained for this run under the
-run's parent. A result reused from an earlier run keeps its first parent.
+model from code (served_model.py) around the skops file its train step logged. A train step
+knows no run (records.py says why), so it logs its child run on its own; compare then hangs the
+children trained for this run under the run's parent. A result reused from an earlier run keeps
+its first parent.
 
 Only ``MlflowClient`` calls are used, with one client per process: MLflow's fluent API keeps the
 active run in global state, which is unsafe with threads and easy to leave dangling. The one
@@ -235,9 +236,7 @@ def load_registered(settings: TrackingSpec, name: str, alias: str = ALIAS) -> Pi
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
-            raise UserError(f"{name}@{alias}: no such registered model and alias in MLflow at "
-                            f"{_redacted(client.tracking_uri)}; check the name (tracking.register) "
-                            "and the alias") from None
+            raise _not_registered(client, f"{name}@{alias}") from None
         return loads(_skops_file(local, f"models:/{name}@{alias}").read_bytes())
 
 
@@ -257,15 +256,18 @@ def registered_version(settings: TrackingSpec, name: str, alias: str = ALIAS,
     except MlflowException as exc:
         if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise
-        raise UserError(f"{which}: no such registered model version in MLflow at "
-                        f"{_redacted(client.tracking_uri)}; check the name (tracking.register) "
-                        "and the alias") from None
+        raise _not_registered(client, which) from None
     return {"version": str(found.version), "run_id": found.tags.get(TAG_RUN_ID, ""),
             "model": found.tags.get("bakeoff.model", ""),
             "artifacts": client.get_model_version_download_uri(name, found.version)}
 
 
 # -- the pieces ---------------------------------------------------------------------------------
+
+def _not_registered(client: MlflowClient, which: str) -> UserError:
+    return UserError(f"{which}: no such registered model version in MLflow at {_redacted(client.tracking_uri)}; "
+                     "check the name (tracking.register) and the alias or version")
+
 
 def _client_for(settings: TrackingSpec) -> MlflowClient | None:
     uri = tracking_uri(settings)
@@ -492,6 +494,8 @@ def _log_served(client: MlflowClient, run_id: str, model_id: str, name: str) -> 
     Its signature takes the input columns from the trained model's and describes the outputs of
     ``predict.predictions``; the input example is the trained model's too.
     """
+    from importlib import metadata
+
     import mlflow
     import mlflow.pyfunc
     from mlflow.models import Model, ModelSignature, infer_signature
@@ -515,16 +519,10 @@ def _log_served(client: MlflowClient, run_id: str, model_id: str, name: str) -> 
             name=SERVED_ARTIFACT, python_model=str(SERVED_CODE),
             artifacts={SERVED_PIPELINE: str(skops_file)}, signature=signature, input_example=example,
             pip_requirements=[*_requirements(pipeline), f"mlflow=={mlflow.__version__}",
-                              f"bakeoff=={_version('bakeoff')}"],
+                              f"bakeoff=={metadata.version('bakeoff')}"],
             model_id=logged.model_id,  # which names its run: pyfunc's log_model takes no run_id
         )
     return logged.model_id
-
-
-def _version(dist: str) -> str:
-    from importlib import metadata
-
-    return metadata.version(dist)
 
 
 def _end(client: MlflowClient, run_id: str, status: str) -> None:
