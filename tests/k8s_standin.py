@@ -7,8 +7,11 @@ runner and `bakeoff doctor`, and behaves as Kubernetes documents wherever the ru
 * What we create is checked with the OpenAPI schemas of every Kubernetes version we support,
   strictly (``schema_problems``), and refused with 422 Invalid, as an API server refuses an
   invalid object.
-* Objects: Jobs (batch/v1), Pods, ConfigMaps, Secrets and Namespaces (v1), with ``uid``,
-  ``resourceVersion`` and ``creationTimestamp``; list with ``labelSelector`` (equality terms),
+* Objects: Jobs (batch/v1), Pods, ConfigMaps, Secrets and Namespaces (v1), and KServe's
+  InferenceServices (serving.kserve.io/v1beta1, a custom resource checked against its CRD's
+  vendored schema; stored only, no controller serves them), with ``uid``,
+  ``resourceVersion`` and ``creationTimestamp``; PATCH as a JSON merge patch (RFC 7386, what the
+  client sends for a dict body); list with ``labelSelector`` (equality terms),
   and ``watch=true`` on Jobs: a chunked stream of ``{"type", "object"}`` lines, the current
   objects first as ADDED, until ``timeoutSeconds`` (API concepts, "Efficient detection of changes").
 * The Job controller (concepts/workloads/controllers/job): a Job's pod gets the label
@@ -122,6 +125,11 @@ def schema_problems(obj: dict[str, Any]) -> list[str]:
     Stricter than an API server, which by default drops an unknown field with a warning
     (reference/using-api/api-concepts, "Field validation"): a field we send must exist everywhere.
     """
+    from test_manifests import CRD_SCHEMAS, crd_validator
+
+    if (obj.get("apiVersion"), obj.get("kind")) in CRD_SCHEMAS:  # a custom resource: its CRD's schema
+        return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+                for e in crd_validator(obj["apiVersion"], obj["kind"]).iter_errors(obj)]
     found = []
     for version in KUBERNETES_VERSIONS:
         try:
@@ -442,6 +450,9 @@ class StandInKubernetes:
             def do_DELETE(self) -> None:  # noqa: N802
                 self._serve("DELETE")
 
+            def do_PATCH(self) -> None:  # noqa: N802
+                self._serve("PATCH")
+
         return Handler
 
     def authorize(self, header: str, method: str, path: str, q: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
@@ -474,7 +485,7 @@ class StandInKubernetes:
             resource = "/".join(resource_parts[:1] + resource_parts[2:3])
             name = resource_parts[1] if len(resource_parts) > 1 else None
         watching = q.get("watch") in ("1", "t", "T", "true", "True", "TRUE")
-        verb = {"POST": "create", "DELETE": "delete"}.get(method) or (
+        verb = {"POST": "create", "DELETE": "delete", "PATCH": "patch"}.get(method) or (
             "watch" if watching else "get" if name else "list")
         self.used.setdefault(account, set()).add((verb, group, resource))
         rules = self.roles.get(account, []) if namespace == namespace_of_account else []
@@ -504,7 +515,8 @@ class StandInKubernetes:
                     return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace},
                                  "status": {"phase": "Active"}}
                 return 404, _status(404, "NotFound", f'namespaces "{namespace}" not found')
-            kind = {"jobs": "Job", "pods": "Pod", "configmaps": "ConfigMap", "secrets": "Secret"}.get(rest[0])
+            kind = {"jobs": "Job", "pods": "Pod", "configmaps": "ConfigMap", "secrets": "Secret",
+                    "inferenceservices": "InferenceService"}.get(rest[0])
             # Listing in a namespace that does not exist is an empty list; creating in it is 404
             # (the NamespaceLifecycle admission plugin, on by default).
             if namespace not in self.namespaces and not (len(rest) == 1 and method == "GET"):
@@ -544,6 +556,12 @@ class StandInKubernetes:
                         (404, _status(404, "NotFound", f'{rest[0]} "{name}" not found'))
                 if obj is None:
                     return 404, _status(404, "NotFound", f'{rest[0]} "{name}" not found')
+                if method == "PATCH":
+                    patched = _merge_patch(json.loads(json.dumps(obj)), body)
+                    invalid = schema_problems(patched)
+                    if invalid:
+                        return 422, _status(422, "Invalid", "; ".join(invalid))
+                    return 200, self._store(kind, namespace, patched)
                 return 200, obj
         return 404, _status(404, "NotFound", f"the server could not find the requested resource {path}")
 
@@ -585,6 +603,19 @@ class StandInKubernetes:
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client stopped watching
             pass
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: a dict patch merges key by key, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

@@ -19,13 +19,13 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "constraints", "yamlfile", "measures", "cpu", "examples", "storage", "catalog", "forkserver", "metrics", "versions", "spec", "records",
                     "kfp.backends"}),
     ("model", {"data", "header", "modeling", "search", "training", "leaderboard", "report", "runs", "tracking", "history",
-               "costs", "schedule"}),
+               "costs", "schedule", "predict", "served_model"}),
     ("steps", {"steps", "progress"}),
     ("places", {"supervise", "kfp", "kfp.components", "kfp.pipeline", "kfp.stepio", "kfp.validate", "kfp.ui_metrics",
                 "kfp.client", "kfp.submit", "kfp.generate"}),
     ("runners", {"runners", "runners.base", "runners.local", "runners.kfp_docker", "runners.cluster", "runners.preload",
                  "runners.k8s"}),
-    ("front", {"cli", "doctor", "ui", "ui.app", "ui.files", "ui.jobs", "ui.kubeflow", "ui.results", "ui.sections",
+    ("front", {"cli", "doctor", "deploy", "ui", "ui.app", "ui.files", "ui.jobs", "ui.kubeflow", "ui.results", "ui.sections",
                "ui.state", "ui.widgets"}),
 ]
 

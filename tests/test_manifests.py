@@ -36,8 +36,11 @@ MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 KUSTOMIZATIONS = sorted(p.parent.relative_to(MANIFESTS).as_posix()
                         for p in MANIFESTS.rglob("kustomization.yaml"))
 OVERLAYS = sorted(p for p in KUSTOMIZATIONS if p.startswith("overlays/"))
-WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
-LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "InferenceService"}
+LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "InferenceService"}
+# Custom resources, checked against their CRD's vendored OpenAPI schema (tests/schemas/README.md).
+CRD_SCHEMAS = {("serving.kserve.io/v1beta1", "InferenceService"):
+               Path(__file__).parent / "schemas" / "kserve-inferenceservice-v1beta1.json"}
 SECRET_ENV = re.compile(r"KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL", re.I)
 URI_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 
@@ -81,11 +84,15 @@ def pod_spec(doc: dict) -> dict | None:
         return doc["spec"]
     if kind == "CronJob":
         return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    if kind == "InferenceService":  # the predictor is a pod spec; its `model` is the server's container
+        return doc["spec"]["predictor"]
     return doc["spec"]["template"]["spec"]
 
 
 def containers(doc: dict):
     spec = pod_spec(doc) or {}
+    if doc.get("kind") == "InferenceService":
+        yield f"{name(doc)}[model]", {**spec, "containers": [spec["model"]]}, spec["model"]
     for field in ("initContainers", "containers"):
         for c in spec.get(field) or []:
             yield f"{name(doc)}[{c['name']}]", spec, c
@@ -106,9 +113,41 @@ def config_map(docs: list[dict]) -> dict:
 
 # ---------------------------------------------------------------- checks (return violations)
 
+@functools.lru_cache(maxsize=None)
+def crd_validator(api_version: str, kind: str):  # noqa: ANN201
+    """A JSON-schema validator for a custom resource: its CRD's OpenAPI v3 schema, made strict
+    as `kubectl apply --validate=strict` is (an unknown field is an error, not dropped)."""
+    import json
+
+    import jsonschema
+
+    data = {"enum", "default", "example", "required", "x-kubernetes-list-map-keys"}  # values, not schemas
+
+    def strict(node):  # noqa: ANN001, ANN202
+        if isinstance(node, list):
+            return [strict(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: v if k in data else strict(v) for k, v in node.items()}
+        if "properties" in node and "additionalProperties" not in node and \
+                not node.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+        return out
+
+    schema = json.loads(CRD_SCHEMAS[(api_version, kind)].read_text())
+    properties = schema["properties"]
+    # apiVersion, kind and metadata are the API server's; the CRD types metadata as a bare object.
+    return jsonschema.Draft7Validator(strict({**schema, "properties": {
+        **properties, "metadata": {"type": "object", "required": ["name"]}}}))
+
+
 def check_schema(docs: list[dict]) -> list[str]:
     errors = []
     for doc in docs:
+        if (doc.get("apiVersion"), doc.get("kind")) in CRD_SCHEMAS:
+            for e in crd_validator(doc["apiVersion"], doc["kind"]).iter_errors(doc):
+                errors.append(f"{name(doc)}: {'.'.join(str(p) for p in e.absolute_path)}: {e.message}")
+            continue
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         except kubernetes_validate.ValidationError as e:
@@ -373,7 +412,7 @@ def test_kubeflow_reuses_kfp_minio_in_a_profile_namespace():
     data = config_map(docs)
     assert data["AWS_ENDPOINT_URL"] == settings().s3_endpoint
     assert data["BAKEOFF_STORE"] == f"s3://{BUCKET}/{ns}/"  # one prefix per profile
-    binding = next(d for d in docs if d["kind"] == "RoleBinding")
+    binding = next(d for d in docs if name(d) == "RoleBinding/bakeoff-pipeline")
     assert {"kind": "ServiceAccount", "name": "default-editor", "namespace": ns} \
         in binding["subjects"]
     for doc in docs:
@@ -456,7 +495,7 @@ def test_checks_catch_wrong_secret_names():
     env["valueFrom"]["secretKeyRef"]["key"] = "password"
     assert check_secret_refs(docs, s)
     docs = _good_docs()
-    next(d for d in docs if d["kind"] == "Role")["rules"][0]["resourceNames"] = ["other"]
+    next(d for d in docs if name(d) == "Role/bakeoff-pipeline")["rules"][0]["resourceNames"] = ["other"]
     assert check_secret_refs(docs, s)
     assert check_secret_refs(_good_docs(), s.model_copy(update={"secret_name": "other"}))
 

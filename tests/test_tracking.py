@@ -63,27 +63,28 @@ def mlflow_uri(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) ->
         env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(uri, proc, folder / "server.log")
+        _wait_healthy(f"{uri}/health", proc, folder / "server.log")
         yield uri
     finally:
         _stop_group(proc)
         log.close()
 
 
-def _wait_healthy(uri: str, proc: subprocess.Popen, log: Path) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, seconds: float = 75) -> None:
+    """Until ``url`` answers 200, the server exits, or ``seconds`` pass (then its log's tail)."""
     import requests
 
-    deadline = time.monotonic() + 75
-    for _ in range(400):  # bounded in count and time
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds * 4)):  # bounded in count and time
         try:
-            if requests.get(f"{uri}/health", timeout=1).ok:
+            if requests.get(url, timeout=1).ok:
                 return
         except requests.RequestException:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"{proc.args[1:3]} did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.25)
-    raise RuntimeError("mlflow server did not start")
+    raise RuntimeError(f"{proc.args[1:3]} did not start")
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -260,13 +261,16 @@ def test_champion_is_registered_with_alias_and_loads_without_pickle(
     monkeypatch.setattr(cloudpickle, "load", refuse)
     monkeypatch.setattr(cloudpickle, "loads", refuse)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)  # undone after the test, unlike set_tracking_uri
-    model = mlflow.sklearn.load_model(f"models:/{REGISTERED}@champion")
+    # The trained model, as train logged it: the sklearn flavor in skops format. (The registered
+    # version is the served pyfunc around the same file: tests/test_serving.py.)
+    trained = f"models:/{client.get_run(tracked.children[leader]).outputs.model_outputs[0].model_id}"
+    model = mlflow.sklearn.load_model(trained)
     saved = tracked.run.pipeline(leader)
     rows = tracked.X_raw.head(20)
     assert list(model.predict(rows)) == list(saved.predict(rows))
     assert np.allclose(model.predict_proba(rows), saved.predict_proba(rows))
 
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{REGISTERED}@champion"))
+    local = Path(mlflow.artifacts.download_artifacts(trained))
     flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
     assert flavor["serialization_format"] == "skops"
     assert flavor["skops_trusted_types"] == ["numpy.dtype"]  # what a linear or k-NN Pipeline adds

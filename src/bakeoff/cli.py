@@ -430,6 +430,73 @@ def runs(store: StoreOption = None) -> None:
     _console().print(table)
 
 
+class DeployTarget(str, Enum):
+    kserve = "kserve"
+    mlflow = "mlflow"
+
+
+@app.command()
+def deploy(
+    ref: Annotated[str, typer.Argument(metavar="RUN|REGISTERED_NAME", help="A run whose compare registered its champion (id, prefix, 'latest' or run URI), or a registered model name.")],
+    to: Annotated[DeployTarget, typer.Option("--to", help="kserve: an InferenceService (KServe's MLflow format, v2 protocol). mlflow: the `mlflow models serve` command.")],
+    alias: Annotated[str, typer.Option(help="The alias of REGISTERED_NAME to deploy.")] = "champion",
+    store: StoreOption = "./.bakeoff",
+    host: Annotated[str, typer.Option(help="Address the MLflow scoring server listens on (mlflow).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Its port (mlflow).")] = 5000,
+    artifacts_destination: Annotated[Optional[str], typer.Option(envvar="MLFLOW_ARTIFACTS_DESTINATION", help="The MLflow server's --artifacts-destination (s3://…), when it proxies artifacts (kserve).")] = None,
+    image: Annotated[Optional[str], typer.Option(help="Serving image with MLServer's MLflow runtime and bakeoff (kserve; default: the run's kfp.image).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the InferenceService YAML here instead of stdout (kserve).")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Create or update the InferenceService in the cluster (kserve).")] = False,
+    namespace: Annotated[Optional[str], typer.Option("--namespace", help="Namespace of the InferenceService (kserve; default: the kube context's).")] = None,
+    context: ContextOption = None,
+) -> None:
+    """Serve a registered champion: print the exact `mlflow models serve` command, or write (and
+    with --apply, apply) a KServe InferenceService for it. Set MLFLOW_TRACKING_URI."""
+    import shlex
+
+    import yaml
+
+    from bakeoff import deploy as serving
+    from bakeoff.spec import KfpSettings
+    from bakeoff.storage import open_store
+
+    target = serving.resolve(ref, alias, open_store(store))
+    if to is DeployTarget.mlflow:
+        typer.echo(shlex.join(serving.serve_command(target, host, port)))
+        return
+    kfp = target.config.kfp if target.config else KfpSettings()
+    manifest = serving.inference_service(target, serving.storage_uri(target.artifacts, artifacts_destination),
+                                         image or kfp.image, namespace)
+    text = yaml.safe_dump(manifest, sort_keys=False)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}: InferenceService {manifest['metadata']['name']} for {target.model_uri}")
+    elif not apply:
+        typer.echo(text, nl=False)
+    if apply:
+        typer.echo(serving.apply(manifest, namespace, context))
+
+
+@app.command()
+def predict(
+    ref: Annotated[str, typer.Argument(metavar="RUN|NAME@ALIAS", help="A run's champion from --store (id, prefix, 'latest' or run URI), or a registered version from MLflow (MLFLOW_TRACKING_URI).")],
+    input_uri: Annotated[str, typer.Option("--input", "-i", help="Rows to score with their raw feature columns: .csv or .parquet, a path or s3://.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the predictions: .parquet, a path or s3://.")],
+    store: StoreOption = "./.bakeoff",
+) -> None:
+    """Score a file with a champion: one row of predictions (and class probabilities) per input row."""
+    from bakeoff.deploy import champion_pipeline
+    from bakeoff.predict import predict_file
+    from bakeoff.progress import RowsProgress
+    from bakeoff.storage import open_store
+
+    pipeline = champion_pipeline(ref, open_store(store))
+    with RowsProgress(_console(stderr=True)) as show:
+        rows = predict_file(pipeline, input_uri, output, show)
+    typer.echo(f"wrote {output}: predictions for {rows} rows")
+
+
 @app.command()
 def doctor(
     config: Annotated[Optional[Path], typer.Argument(help="The experiment YAML: its store, Secret, image and MLflow are checked.")] = None,

@@ -30,14 +30,20 @@ MAX_CLASSES_FOR_AUTO = 20
 
 
 def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:
-    fmt = table_format(spec, raw)
+    return read_frame(raw, spec.uri, spec.format, "dataset.uri", "check dataset.format")
+
+
+def read_frame(raw: bytes, uri: str, fmt: str, field: str, fix: str) -> pd.DataFrame:
+    """A CSV or parquet table from its bytes; ``auto`` tells them apart by the parquet magic
+    number, then by ``uri``'s suffix. The datasets and `bakeoff predict`'s input are read here."""
+    fmt = table_format(uri, fmt, raw)
     try:
         if fmt == "parquet":
             return pd.read_parquet(io.BytesIO(raw))
         return pd.read_csv(io.BytesIO(raw))
     except Exception as exc:  # pandas raises many types for one cause: the bytes are not that format
-        raise UserError(f"dataset.uri: cannot read {spec.uri} as {fmt} ({type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}); check dataset.format") from None
+        raise UserError(f"{field}: cannot read {uri} as {fmt} ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); {fix}") from None
 
 
 def _infer_task(y: pd.Series) -> Task:

@@ -22,18 +22,18 @@ FIRST_READ = 64 * 1024  # doubled until the header row ends, up to MAX_HEADER
 MAX_HEADER = 16 * 1024 * 1024
 
 
-def table_format(spec: DatasetSpec, first_bytes: bytes) -> str:
-    """csv or parquet: as configured, else Parquet's magic bytes or the file's suffix."""
-    if spec.format != "auto":
-        return spec.format
-    suffix = PurePosixPath(urlparse(spec.uri).path).suffix.lower()
+def table_format(uri: str, fmt: str, first_bytes: bytes) -> str:
+    """csv or parquet: ``fmt`` unless it is auto, else Parquet's magic bytes or the file's suffix."""
+    if fmt != "auto":
+        return fmt
+    suffix = PurePosixPath(urlparse(uri).path).suffix.lower()
     return "parquet" if first_bytes[:4] == PARQUET_MAGIC or suffix in (".parquet", ".pq") else "csv"
 
 
 def column_names(spec: DatasetSpec) -> list[str]:
     """The table's columns, in order, as pandas would name them."""
     with located(spec.uri) as (store, key):
-        fmt = table_format(spec, store.read_part(key, 0, len(PARQUET_MAGIC)))
+        fmt = table_format(spec.uri, spec.format, store.read_part(key, 0, len(PARQUET_MAGIC)))
         try:
             return _parquet_names(store, key) if fmt == "parquet" else _csv_names(store, key)
         except (ValueError, OSError) as exc:  # pyarrow and csv say "not this format" in these

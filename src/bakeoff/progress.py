@@ -128,3 +128,33 @@ class LiveProgress:
 
     def __call__(self, progress: RunProgress) -> None:
         self.live.update(progress_table(progress), refresh=True)
+
+
+class RowsProgress:
+    """`bakeoff predict`'s progress bar, as an ``on_progress(done, total)`` callback. It appears
+    only when a file takes more than one chunk (``predict.CHUNK_ROWS``): a small file is done
+    before a bar would be read."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> RowsProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if done >= total:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                                TimeRemainingColumn(), console=self.console)
+            self.task = self.bar.add_task("predict", total=total)
+            self.bar.start()
+        self.bar.update(self.task, completed=done)

@@ -334,20 +334,23 @@ def locate(uri: str, field: str = "dataset.uri") -> tuple[ObjectStore, str]:
     return LocalStore(path.parent), path.name
 
 
+MISSING_FIX = "check the path (a relative path is read next to the config)"
+
+
 @contextlib.contextmanager
-def located(uri: str, field: str = "dataset.uri") -> Iterator[tuple[ObjectStore, str]]:
+def located(uri: str, field: str = "dataset.uri", fix: str = MISSING_FIX) -> Iterator[tuple[ObjectStore, str]]:
     """The store and key of the object ``uri`` names, for reading it (whole or a part): a store
-    error inside is one line that starts with ``field``."""
+    error inside is one line that starts with ``field``; ``fix`` is what to do when it is not there."""
     try:
         yield locate(uri, field)
     except MissingObject:
-        raise UserError(f"{field}: {uri} does not exist; check the path (a relative path is read "
-                        "next to the config)") from None
+        raise UserError(f"{field}: {uri} does not exist; {fix}") from None
     except UserError as exc:
         raise UserError(*(p if p.startswith(field) else f"{field}: {p}" for p in exc.problems)) from None
 
 
-def read_uri(uri: str, field: str = "dataset.uri") -> bytes:
-    """Read one object named by a full URI (a dataset), through the same stores the steps use."""
-    with located(uri, field) as (store, key):
+def read_uri(uri: str, field: str = "dataset.uri", fix: str = MISSING_FIX) -> bytes:
+    """Read one object named by a full URI (a dataset, rows to predict), through the same stores
+    the steps use."""
+    with located(uri, field, fix) as (store, key):
         return store.read_bytes(key)

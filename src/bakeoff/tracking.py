@@ -8,9 +8,11 @@ same facts for teams that live in its UI and registry. So every function here st
 The shape in MLflow: one parent run per bake-off run (named after the run id, started by prepare
 and ended by compare), one child run per trained model (started and ended inside its train step),
 and, when ``tracking.register`` is set, a new version of that registered model for the champion
-with the alias ``champion`` moved to it. A train step knows no run (records.py says why), so it
-logs its child run on its own; compare then hangs the children trained for this run under the
-run's parent. A result reused from an earlier run keeps its first parent.
+with the alias ``champion`` moved to it. That version is the champion made servable: a pyfunc
+model from code (served_model.py) around the skops file its train step logged. A train step
+knows no run (records.py says why), so it logs its child run on its own; compare then hangs the
+children trained for this run under the run's parent. A result reused from an earlier run keeps
+its first parent.
 
 Only ``MlflowClient`` calls are used, with one client per process: MLflow's fluent API keeps the
 active run in global state, which is unsafe with threads and easy to leave dangling. The one
@@ -55,6 +57,10 @@ if TYPE_CHECKING:
 ENV_URI = "MLFLOW_TRACKING_URI"
 ALIAS = "champion"
 MODEL_ARTIFACT = "model"
+# The registered champion is a pyfunc model from code (served_model.py) beside the skops file.
+SERVED_ARTIFACT = "served"
+SERVED_PIPELINE = "pipeline"
+SERVED_CODE = Path(__file__).with_name("served_model.py")
 TRIALS_ARTIFACT = "search/trials.json"
 
 # Tags that tie MLflow back to the store; `bakeoff.role` tells parents from children in searches.
@@ -200,32 +206,68 @@ def health(settings: TrackingSpec) -> str:
 
 
 def load_champion(exp: Experiment, alias: str = ALIAS) -> Pipeline:
-    """The Pipeline that ``<tracking.register>@champion`` points to.
+    """The Pipeline that ``<tracking.register>@champion`` points to (``load_registered``)."""
+    name = exp.tracking.register_as
+    if tracking_uri(exp.tracking) is None or not name:
+        raise UserError("tracking: set tracking.mlflow_uri (or MLFLOW_TRACKING_URI) and "
+                        "tracking.register to load a registered champion")
+    return load_registered(exp.tracking, name, alias)
+
+
+def load_registered(settings: TrackingSpec, name: str, alias: str = ALIAS) -> Pipeline:
+    """The Pipeline of the registered model version ``models:/<name>@<alias>``.
 
     It is loaded from its skops file with bakeoff's own allowlist (``modeling.loads``), not with
     the trusted-type list stored beside it in the MLmodel file: that list is data from the
     server, and whoever can write a model version could widen it.
     """
-    client = _client_for(exp.tracking)
-    name = exp.tracking.register_as
-    if client is None or not name:
-        raise UserError("tracking: set tracking.mlflow_uri (or MLFLOW_TRACKING_URI) and "
-                        "tracking.register to load a registered champion")
+    client = _client_for(settings)
+    if client is None:
+        raise UserError(f"{name}@{alias}: set MLFLOW_TRACKING_URI to the tracking server that holds it")
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from bakeoff.modeling import loads
 
     with tempfile.TemporaryDirectory(prefix="bakeoff-model-") as tmp, _quiet():
-        local = Path(mlflow.artifacts.download_artifacts(
-            f"models:/{name}@{alias}", dst_path=tmp, tracking_uri=client.tracking_uri))
-        flavor = _sklearn_flavor(local / "MLmodel")
-        if flavor.get("serialization_format") != "skops":
-            raise UserError(f"tracking.register: models:/{name}@{alias} is stored as "
-                            f"{flavor.get('serialization_format')!r}; bakeoff loads only skops models")
-        return loads((local / flavor["pickled_model"]).read_bytes())
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(
+                f"models:/{name}@{alias}", dst_path=tmp, tracking_uri=client.tracking_uri))
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise _not_registered(client, f"{name}@{alias}") from None
+        return loads(_skops_file(local, f"models:/{name}@{alias}").read_bytes())
+
+
+def registered_version(settings: TrackingSpec, name: str, alias: str = ALIAS,
+                       version: str | None = None) -> dict[str, str]:
+    """What ``models:/<name>@<alias>`` (or ``/<version>``) is: ``version``, ``artifacts`` (where
+    its files are, as MLflow names it: ``s3://…`` or ``mlflow-artifacts:/…``), and the bake-off
+    ``run_id`` that registered it and the champion's ``model`` name there (from its tags)."""
+    client = _client_for(settings)
+    which = f"{name}/{version}" if version else f"{name}@{alias}"
+    if client is None:
+        raise UserError(f"{which}: set MLFLOW_TRACKING_URI to the tracking server that holds it")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.get_model_version(name, version) if version else client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+        raise _not_registered(client, which) from None
+    return {"version": str(found.version), "run_id": found.tags.get(TAG_RUN_ID, ""),
+            "model": found.tags.get("bakeoff.model", ""),
+            "artifacts": client.get_model_version_download_uri(name, found.version)}
 
 
 # -- the pieces ---------------------------------------------------------------------------------
+
+def _not_registered(client: MlflowClient, which: str) -> UserError:
+    return UserError(f"{which}: no such registered model version in MLflow at {_redacted(client.tracking_uri)}; "
+                     "check the name (tracking.register) and the alias or version")
+
 
 def _client_for(settings: TrackingSpec) -> MlflowClient | None:
     uri = tracking_uri(settings)
@@ -432,8 +474,9 @@ def _register_champion(client: MlflowClient, registered: str, run: Run, board: L
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
     existing = [v for v in client.search_model_versions(f"run_id = '{child}'") if v.name == registered]
+    served = None if existing else _log_served(client, child, model_ids[-1], leader.model)
     version = existing[0] if existing else client.create_model_version(
-        registered, source=f"models:/{model_ids[-1]}", run_id=child, model_id=model_ids[-1],
+        registered, source=f"models:/{served}", run_id=child, model_id=served,
         description=f"Champion of bake-off run {run.run_id}: {leader.model} ({leader.estimator}), "
                     f"test {board.primary} = {leader.primary}",
         tags={TAG_RUN_ID: run.run_id, "bakeoff.model": leader.model,
@@ -442,6 +485,44 @@ def _register_champion(client: MlflowClient, registered: str, run: Run, board: L
     client.set_registered_model_alias(registered, ALIAS, version.version)
     return {"registered_model": registered, "version": str(version.version), "alias": ALIAS,
             "model": leader.model, "mlflow_run_id": child}
+
+
+def _log_served(client: MlflowClient, run_id: str, model_id: str, name: str) -> str:
+    """Log the champion as MLflow's scoring server and KServe load it, and return its model id:
+    a pyfunc model from code (served_model.py says why) holding the skops file that train logged.
+
+    Its signature takes the input columns from the trained model's and describes the outputs of
+    ``predict.predictions``; the input example is the trained model's too.
+    """
+    from importlib import metadata
+
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import Model, ModelSignature, infer_signature
+
+    from bakeoff.modeling import loads
+    from bakeoff.predict import predictions
+
+    # ``models:/<model id>`` is looked up through the global tracking URI, whatever the call is given
+    with tempfile.TemporaryDirectory(prefix="bakeoff-served-") as tmp, _quiet(), \
+            _global_tracking_uri(client.tracking_uri):
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{model_id}", dst_path=tmp))
+        trained = Model.load(local)
+        skops_file = _skops_file(local, f"models:/{model_id}")
+        pipeline = loads(skops_file.read_bytes())
+        example = trained.load_input_example(local)
+        signature = None if example is None or trained.signature is None else ModelSignature(
+            trained.signature.inputs, infer_signature(example, predictions(pipeline, example)).outputs)
+        logged = client.create_logged_model(client.get_run(run_id).info.experiment_id,
+                                            name=f"{name}-served", source_run_id=run_id, model_type="pyfunc")
+        mlflow.pyfunc.log_model(
+            name=SERVED_ARTIFACT, python_model=str(SERVED_CODE),
+            artifacts={SERVED_PIPELINE: str(skops_file)}, signature=signature, input_example=example,
+            pip_requirements=[*_requirements(pipeline), f"mlflow=={mlflow.__version__}",
+                              f"bakeoff=={metadata.version('bakeoff')}"],
+            model_id=logged.model_id,  # which names its run: pyfunc's log_model takes no run_id
+        )
+    return logged.model_id
 
 
 def _end(client: MlflowClient, run_id: str, status: str) -> None:
@@ -457,7 +538,18 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _sklearn_flavor(mlmodel: Path) -> dict[str, Any]:
+def _skops_file(local: Path, uri: str) -> Path:
+    """The skops file of a downloaded MLflow model: the served pyfunc's artifact, or the sklearn
+    flavor's file (a model trained and logged by bakeoff, or a version registered before the
+    served pyfunc existed). Anything else is refused: bakeoff loads only skops."""
     import yaml
 
-    return (yaml.safe_load(mlmodel.read_text()) or {}).get("flavors", {}).get("sklearn", {})
+    flavors = (yaml.safe_load((local / "MLmodel").read_text()) or {}).get("flavors", {})
+    served = flavors.get("python_function", {}).get("artifacts", {}).get(SERVED_PIPELINE)
+    if served:
+        return local / served["path"]
+    sklearn = flavors.get("sklearn", {})
+    if sklearn.get("serialization_format") == "skops":
+        return local / sklearn["pickled_model"]
+    raise UserError(f"{uri}: holds no skops Pipeline (flavors: {', '.join(flavors) or 'none'}, sklearn "
+                    f"format {sklearn.get('serialization_format')!r}); bakeoff loads only skops models")

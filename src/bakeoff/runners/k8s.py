@@ -441,15 +441,16 @@ class KubernetesRunner:
 
 
 @contextlib.contextmanager
-def refusals(cluster: Cluster) -> Iterator[None]:
-    """The API server refusing a request, or not answering, as one line with the fix."""
+def refusals(cluster: Cluster, role: str = "manifests/components/runner") -> Iterator[None]:
+    """The API server refusing a request, or not answering, as one line with the fix (a 403:
+    grant the Role in ``role``)."""
     import urllib3
     from kubernetes import client
 
     try:
         yield
     except client.ApiException as exc:
-        fix = ("grant it the Role in manifests/components/runner" if exc.status == 403 else
+        fix = (f"grant it the Role in {role}" if exc.status == 403 else
                "check the namespace (kubectl get namespace)" if exc.status == 404 else
                "check your kubeconfig's credentials" if exc.status == 401 else "see the message")
         field = "--context" if exc.status == 401 else "--namespace"
