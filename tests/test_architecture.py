@@ -18,7 +18,7 @@ PACKAGE = ROOT / "src" / "bakeoff"
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "cpu", "examples", "storage", "catalog", "forkserver", "metrics", "versions", "spec", "records",
                     "kfp.backends"}),
-    ("model", {"data", "modeling", "search", "training", "leaderboard", "report", "runs", "tracking", "history",
+    ("model", {"data", "preprocess", "modeling", "search", "training", "leaderboard", "report", "runs", "tracking", "history",
                "costs", "schedule"}),
     ("steps", {"steps", "progress"}),
     ("places", {"supervise", "kfp", "kfp.components", "kfp.pipeline", "kfp.stepio", "kfp.validate", "kfp.ui_metrics",

@@ -250,12 +250,13 @@ def step(
     outputs = stepio.parse_outputs(name.value, kfp_output or [])
     if name is StepName.prepare:
         from bakeoff import steps
+        from bakeoff.data import data_notes
         from bakeoff.runs import Run
 
         run = Run.from_uri(stepio.resolve_run(run_uri, config_uri, run_id, expect_models))
         p = steps.prepare(run.uri)
         typer.echo(json.dumps({"run_uri": run.uri, "fingerprint": p.fingerprint, "models": p.models,
-                               "reused": p.reused}))
+                               "reused": p.reused, "notes": data_notes(p.unlabelled, p.id_like)}))
         stepio.write_outputs(outputs, stepio.prepare_outputs(run, run.config(), p))
     elif name is StepName.drive:
         from bakeoff.runners.base import RunOptions

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
@@ -29,6 +29,12 @@ SPLITS = ("train", "valid", "test")
 PARQUET_MAGIC = b"PAR1"
 # An integer target with at most this many distinct values is read as class labels.
 MAX_CLASSES_FOR_AUTO = 20
+# A text column is ID-like when it has more distinct values than this, and more than this share
+# of its rows: encoding it teaches a model nothing that generalizes to new rows.
+ID_LIKE_MIN_DISTINCT = 100
+ID_LIKE_SHARE = 0.9
+# Text values looked at to decide whether a column holds dates.
+DATE_SAMPLE = 200
 
 
 def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:
@@ -60,9 +66,53 @@ class TableInfo:
 
     target: str
     task: Task
-    columns: dict[str, str]  # name -> "numeric" | "categorical", in the table's order
+    columns: dict[str, str]  # name -> "numeric" | "categorical" | "date", in the table's order
     classes: list[str | int | float] | None
     rows: int = 0  # rows with a target value: what the split divides
+    unlabelled: int = 0  # rows without a target value: dropped before the split
+    id_like: list[str] = field(default_factory=list)  # text columns with about one value per row
+
+
+def _looks_like_dates(col: pd.Series) -> bool:
+    """A text column whose sampled values all parse as dates (and hold a digit, so that month or
+    weekday names stay text)."""
+    sample = col.dropna().astype(str).head(DATE_SAMPLE)
+    if sample.empty or not sample.str.contains(r"\d").all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().all())
+
+
+def data_notes(unlabelled: int, id_like: list[str]) -> list[str]:
+    """What prepare did to the table that a reader of the results should know, one line each."""
+    notes = [f"{unlabelled:,} rows without a target value were dropped"] if unlabelled else []
+    notes += [f"column {name!r} looks like an ID (about one value per row): it is encoded with a bounded "
+              "number of levels; add it to dataset.drop if it carries no signal" for name in id_like]
+    return notes
+
+
+def column_kind(col: pd.Series) -> str:
+    """numeric, date or categorical: how the model step reads a column."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "date"
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return "numeric"
+    if (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)) and _looks_like_dates(col):
+        return "date"
+    return "categorical"
+
+
+def id_like_columns(df: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
+    """Text columns with nearly one distinct value per row, such as ids and free text."""
+    found = []
+    for name, kind in kinds.items():
+        if kind != "categorical":
+            continue
+        values = df[name].dropna()
+        distinct = values.nunique()
+        if distinct > ID_LIKE_MIN_DISTINCT and distinct > ID_LIKE_SHARE * len(values):
+            found.append(name)
+    return found
 
 
 def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
@@ -78,10 +128,12 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UserError(f"dataset.task: regression needs a numeric target but {spec.target!r} "
                         f"holds text; set dataset.task: classification")
-    kinds = {c: "numeric" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-             else "categorical" for c in columns}
+    kinds = {c: column_kind(df[c]) for c in columns}
     classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
-    return TableInfo(spec.target, task, kinds, classes, int(y.notna().sum()))
+    labelled = int(y.notna().sum())
+    features = {c: k for c, k in kinds.items() if c != spec.target}
+    return TableInfo(spec.target, task, kinds, classes, labelled, len(df) - labelled,
+                     id_like_columns(df, features))
 
 
 def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
@@ -96,7 +148,8 @@ def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
         raise UserError("dataset.drop: no feature columns are left; drop fewer columns")
     numeric = [c for c in features if info.columns[c] == "numeric"]
     categorical = [c for c in features if info.columns[c] == "categorical"]
-    return Schema(info.target, info.task, numeric, categorical, info.classes)
+    dates = [c for c in features if info.columns[c] == "date"]
+    return Schema(info.target, info.task, numeric, categorical, info.classes, dates)
 
 
 def infer_schema(df: pd.DataFrame, spec: DatasetSpec) -> Schema:

@@ -61,7 +61,8 @@ def columns(board: Leaderboard, wide: bool = True) -> list[tuple[str, Any]]:
     if wide and not across_runs:
         cells += [(m, lambda r, m=m: _fmt(r.test.get(m))) for m in board.metrics[1:]]
         cells += [("fit s", lambda r: _fmt(r.fit_seconds, 2)),
-                  ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1))]
+                  ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1)),
+                  ("preprocessing", lambda r: r.preprocessing or "–")]
     cells.append(("notes", _notes))
     return cells
 
@@ -77,7 +78,8 @@ CAPTION = ("test split · 95% bootstrap CIs · 'vs leader': paired 95% CI of the
 def rich_table(board: Leaderboard, width: int = WIDE) -> Any:
     from rich.table import Table
 
-    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=CAPTION)
+    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}",
+                  caption="\n".join([CAPTION, *board.data_notes]))
     cells = columns(board, wide=width >= WIDE)
     for header, _ in cells:
         table.add_column(header, justify="left" if header in ("model", "estimator", "notes") else "right",
@@ -95,6 +97,8 @@ def to_markdown(board: Leaderboard) -> str:
         "",
         f"Task: {board.task}. Ranked by test **{board.primary}** {_arrow(board)}. {CAPTION[0].upper()}{CAPTION[1:]}.",
         "",
+        *(f"- Data: {note}." for note in board.data_notes),
+        *([""] if board.data_notes else []),
         "| " + " | ".join(h for h, _ in cells) + " |",
         "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in cells) + "|",
     ]
@@ -154,6 +158,7 @@ tr.failed,tr.missing{{color:#cf222e}} tr.tied td:nth-child(6){{color:#1a7f37}}
 <h1>{e(board.experiment)}</h1>
 <p>Run <code>{e(board.run_id)}</code> · task {e(board.task)} · ranked by test <b>{e(board.primary)}</b>
 {_arrow(board)}. {e(CAPTION)}.</p>
+{"".join(f"<p>Data: {e(note)}.</p>" for note in board.data_notes)}
 <h2>Test {e(board.primary)}</h2>
 {_chart(board)}
 <h2>Leaderboard</h2>

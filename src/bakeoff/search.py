@@ -178,7 +178,7 @@ def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[s
     info = catalog.resolve(model.estimator)
     kind = info.iteration_kind
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pre = modeling.build_preprocessor(schema)
+    pre, needs = modeling.preprocessor_for(model, schema)
     with modeling.thread_budget(threads):
         Xt, Xv = pre.fit_transform(X["train"]), pre.transform(X["valid"])  # once, for every trial
     classes = np.unique(y["train"]) if schema.task == "classification" else None
@@ -197,7 +197,7 @@ def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[s
     def run_trial(trial: Any) -> float:
         params = {**model.params, **{n: _suggest(trial, n, d, spec.sampler == "grid") for n, d in spec.space.items()}}
         epochs = params.pop("epochs", DEFAULT_EPOCHS)
-        est = info.cls(**params)
+        est = info.cls(**params, **needs)
         latest: list[Outcome] = []  # the last epoch's validation predictions, then the best's
 
         def score(pred: np.ndarray, proba: np.ndarray | None) -> float:

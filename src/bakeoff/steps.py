@@ -83,7 +83,8 @@ def prepare(run_uri: str) -> Prepared:
                             data.split_frame(found.frame, found.context.table, exp.split), found.info)
     jobs = {name: records.write_job(run.store, job) for name, job in found.jobs.items()}
     parent = tracking.start_parent(exp, run)  # first, so an unreachable server fails before training
-    prepared = Prepared(found.fingerprint, exp.digest(), found.context, jobs, found.reused, records.now(), parent)
+    prepared = Prepared(found.fingerprint, exp.digest(), found.context, jobs, found.reused, records.now(), parent,
+                        unlabelled=found.info.unlabelled, id_like=found.info.id_like)
     run.write_prepared(prepared)
     return prepared
 
@@ -132,6 +133,8 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
                          rows={name: len(frame) for name, frame in splits.items()},
                          features=len(context.table.features))
     try:
+        chosen = modeling.preprocessing(spec)
+        result.preprocessing = {**chosen.to_dict(), "summary": chosen.describe()}
         evaluation = training.evaluate(spec, context.table, X, y, metrics=context.metrics,
                                        seed=context.seed, threads=threads)
     except Exception as exc:  # the model failed, not the bake-off: record it as a failed row
@@ -183,6 +186,7 @@ def compare(run_uri: str) -> Any:
     """Record every model's outcome in the run and rank them; failed and missing ones are
     reported, not hidden."""
     from bakeoff import leaderboard, report, tracking
+    from bakeoff.data import data_notes
     from bakeoff.runs import Run
 
     run = Run.from_uri(run_uri)
@@ -194,6 +198,7 @@ def compare(run_uri: str) -> Any:
     board = leaderboard.build(run.run_id, exp.experiment, prepared.table.task, prepared.context.metrics,
                               [(m.name, m.estimator, results[m.name]) for m in exp.models], outcomes,
                               seed=exp.split.seed)
+    board.data_notes = data_notes(prepared.unlabelled, prepared.id_like)
     reports = {"report.md": report.to_markdown(board).encode(), "report.html": report.to_html(board).encode()}
     for name, body in reports.items():
         run.store.write_bytes(run.key(name), body)
