@@ -41,16 +41,18 @@ def test_describe_finds_dates_ids_and_unlabelled_rows() -> None:
     ("Ridge", "onehot", True, True),  # accepts sparse input: its tags say so
     ("GaussianNB", "onehot", True, False),  # dense only
     ("LinearDiscriminantAnalysis", "onehot", True, False),
+    ("MultinomialNB", "onehot", True, True),  # positive input only: scaled to [0, 1], no -1 codes
 ])
 def test_the_estimator_decides_its_preprocessing(estimator: str, categorical: str, scale: bool, sparse: bool) -> None:
     chosen = preprocess.plan(catalog.resolve(estimator).cls())
     assert (chosen.categorical, chosen.scale, chosen.sparse) == (categorical, scale, sparse)
+    assert chosen.positive == (estimator == "MultinomialNB")
 
 
 def test_config_overrides_auto_and_bounds_the_width() -> None:
     chosen = preprocess.plan(catalog.resolve("Ridge").cls(),
                              PreprocessSpec(categorical="ordinal", max_categories=7, scale=False, dates="drop"))
-    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop")
+    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop", positive=False)
     frame = messy_table(1500)
     pipe = modeling.build_pipeline(ModelSpec(name="r", estimator="Ridge"), _schema(frame))
     out = pipe.named_steps["preprocess"].fit_transform(frame.drop(columns="target"))

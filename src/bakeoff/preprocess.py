@@ -9,7 +9,9 @@ and a date read as text becomes thousands of columns. So the estimator's own tag
 * text columns: HistGradientBoosting's native categorical support (ordinal codes plus
   ``categorical_features``), ordinal codes for other trees, and for everything else (linear
   models, SVMs, neighbours, neural nets) one-hot encoding bounded by ``max_categories``;
-* scaling for estimators that are not trees (a tree's splits do not care about the scale);
+* scaling for estimators that are not trees (a tree's splits do not care about the scale), to
+  [0, 1] for those that take only non-negative input (``input_tags.positive_only``: the
+  multinomial and complement naive Bayes), standardized for the rest;
 * dates: numeric parts (year, month, day, weekday, hour), or dropped.
 
 A config may override each choice (``preprocess:``, spec.py); ``plan`` is the pure decision and
@@ -27,7 +29,8 @@ from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (FunctionTransformer, MinMaxScaler, OneHotEncoder, OrdinalEncoder,
+                                   StandardScaler)
 from sklearn.utils import get_tags
 
 from bakeoff.records import Schema
@@ -55,6 +58,7 @@ class Plan:
     impute: bool  # missing numbers filled with the median (False: the estimator takes NaN)
     sparse: bool  # one-hot output may stay sparse (the estimator accepts sparse input)
     dates: Literal["parts", "drop"]
+    positive: bool = False  # the estimator takes only non-negative input: numbers scaled to [0, 1]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +66,7 @@ class Plan:
     def describe(self) -> str:
         """One short cell for the leaderboard, e.g. ``onehot≤32 · scaled · sparse``."""
         parts = [f"{self.categorical}≤{self.max_categories}"]
-        parts += ["scaled"] if self.scale else []
+        parts += ["scaled to [0, 1]" if self.positive else "scaled"] if self.scale else []
         parts += ["median-filled"] if self.impute else ["NaN kept"]
         parts += ["sparse"] if self.sparse else []
         parts += ["dates dropped"] if self.dates == "drop" else []
@@ -83,15 +87,19 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
     """The preprocessing ``estimator`` gets: its tags and family decide ``auto``, ``settings``
     (the config's ``preprocess:``) override."""
     settings = settings or PreprocessSpec()
-    tags = get_tags(estimator).input_tags
+    try:
+        tags = get_tags(estimator).input_tags
+    except AttributeError:  # a meta-estimator describes itself through the estimator it wraps
+        raise ValueError(f"{type(estimator).__name__} wraps another estimator, which a config cannot "
+                         "give; use that estimator directly") from None
     tree = _is_tree_model(estimator)
     categorical: Encoding
     if settings.categorical != "auto":
         categorical = settings.categorical
     elif _has_native_categories(estimator):
         categorical = "native"
-    else:
-        categorical = "ordinal" if tree else "onehot"
+    else:  # a code of -1 for an unseen category would be negative: one-hot for positive-only input
+        categorical = "ordinal" if tree and not tags.positive_only else "onehot"
     if categorical == "native" and not _has_native_categories(estimator):
         categorical = "ordinal"  # spec.py refuses native for such an estimator; a plugin may land here
     default_width = ONEHOT_MAX_CATEGORIES if categorical == "onehot" else ORDINAL_MAX_CATEGORIES
@@ -100,7 +108,8 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
         width = min(width, int(estimator.get_params().get("max_bins", ORDINAL_MAX_CATEGORIES)))
     scale = (not tree) if settings.scale == "auto" else bool(settings.scale)
     return Plan(categorical, width, scale, impute=not tags.allow_nan,
-                sparse=categorical == "onehot" and tags.sparse, dates=settings.dates)
+                sparse=categorical == "onehot" and tags.sparse, dates=settings.dates,
+                positive=tags.positive_only)
 
 
 def date_parts(X: Any) -> np.ndarray:
@@ -119,7 +128,10 @@ def date_parts(X: Any) -> np.ndarray:
 
 def _numeric_steps(p: Plan) -> list[tuple[str, Any]]:
     steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))] if p.impute else []
-    return steps + ([("scale", StandardScaler())] if p.scale else [])
+    if not p.scale:
+        return steps
+    # clip: a test value outside the training range must not turn negative
+    return steps + [("scale", MinMaxScaler(clip=True) if p.positive else StandardScaler())]
 
 
 def _categorical_encoder(p: Plan) -> Any:
