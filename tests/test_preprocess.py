@@ -52,7 +52,7 @@ def test_the_estimator_decides_its_preprocessing(estimator: str, categorical: st
 def test_config_overrides_auto_and_bounds_the_width() -> None:
     chosen = preprocess.plan(catalog.resolve("Ridge").cls(),
                              PreprocessSpec(categorical="ordinal", max_categories=7, scale=False, dates="drop"))
-    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop", positive=False)
+    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop", positive=False, float32=True)
     frame = messy_table(1500)
     pipe = modeling.build_pipeline(ModelSpec(name="r", estimator="Ridge"), _schema(frame))
     out = pipe.named_steps["preprocess"].fit_transform(frame.drop(columns="target"))
@@ -138,3 +138,12 @@ def test_messy_regression_every_common_model_finishes_and_boosting_leads(tmp_pat
     latest = sorted((tmp_path / ".bakeoff" / "runs").iterdir())[-1]
     cached = {r["model"]: r["cached"] for r in json.loads((latest / "leaderboard.json").read_text())["rows"]}
     assert not cached["ridge"] and all(v for m, v in cached.items() if m != "ridge")
+
+
+def test_column_errors_say_how_many_were_left_out() -> None:
+    import pandas as pd
+
+    wide = pd.DataFrame({f"c{i:02d}": [1.0, 2.0] for i in range(31)})
+    with pytest.raises(UserError) as caught:
+        data.describe(wide, DatasetSpec(uri="t.csv", target="label"))
+    assert str(caught.value).endswith("c18, c19 and 11 more")

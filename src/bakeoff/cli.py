@@ -311,7 +311,7 @@ def _train_step(run_uri: str | None, model: str | None, store: str | None, conte
 
             raise UserError(f"--model: no model named {model!r} in run {run.run_id}"
                             f"{did_you_mean(model, prepared.jobs)}")
-        limit = run.config().model(model).timeout
+        limit = run.model_timeout(model)
         result = steps.record(run, prepared, model, train_or_reuse(
             run.store.root, prepared.jobs[model], model, use_cache=use_cache, threads=threads, timeout=limit,
             placement={"timeout": limit}))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
@@ -21,7 +23,7 @@ import pandas as pd
 from bakeoff.catalog import Task
 from bakeoff.costs import Shape
 from bakeoff.records import Schema
-from bakeoff.errors import UserError, did_you_mean
+from bakeoff.errors import UserError, did_you_mean, listed
 from bakeoff.spec import DatasetSpec, SplitSpec
 from bakeoff.storage import ObjectStore
 
@@ -119,7 +121,7 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
     columns = list(df.columns)
     if spec.target not in df.columns:
         raise UserError(f"dataset.target: no column {spec.target!r}{did_you_mean(spec.target, columns)}; "
-                        f"columns are {', '.join(map(str, columns[:20]))}")
+                        f"columns are {listed(columns)}")
     y = df[spec.target]
     if y.isna().all():
         raise UserError(f"dataset.target: every value of {spec.target!r} is empty; pick the column "
@@ -235,5 +237,66 @@ def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
     return TableInfo(**manifest["table"]) if "table" in manifest else None
 
 
-def read_split(store: ObjectStore, fp: str, name: str) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")))
+def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
+               float32: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """A split's features and target, as a train step needs them and no more.
+
+    Column by column, so that the Parquet bytes, Arrow's copy and pandas' are never all held at
+    once; only the schema's columns (not those dropped); with ``float32``, float64 features as
+    float32, half the memory, for estimators whose scores it leaves unchanged
+    (preprocess.Plan.float32). The target keeps its type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")
+    table = pq.ParquetFile(io.BytesIO(raw))
+    features = {}
+    for column in schema.features:
+        values = table.read(columns=[column]).column(0)
+        if float32 and pa.types.is_float64(values.type):
+            values = values.cast(pa.float32())
+        features[column] = values.to_pandas()
+    y = table.read(columns=[schema.target]).column(0).to_pandas().to_numpy()
+    del raw, table
+    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages otherwise
+    return pd.DataFrame(features, copy=False), y
+
+
+class Splits:
+    """A prepared dataset's splits, each read when first asked for (``features`` and ``targets``
+    are mappings by split name): a train step holds only the training split while it fits, and
+    the validation and test splits join it for predicting."""
+
+    def __init__(self, store: ObjectStore, fp: str, schema: Schema, *, float32: bool = True) -> None:
+        self._store, self._fp, self._schema, self._float32 = store, fp, schema, float32
+        self._read: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+        self.features: Mapping[str, pd.DataFrame] = _Lazy(lambda name: self._split(name)[0])
+        self.targets: Mapping[str, np.ndarray] = _Lazy(lambda name: self._split(name)[1])
+
+    def _split(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+        if name not in self._read:
+            self._read[name] = read_split(self._store, self._fp, name, self._schema, self._float32)
+        return self._read[name]
+
+    def rows(self) -> dict[str, int]:
+        """Rows of each split, from the manifest prepare wrote (no split is read)."""
+        manifest = json.loads(self._store.read_bytes(f"{prepared_prefix(self._fp)}/manifest.json"))
+        return {name: int(manifest["rows"][name]) for name in SPLITS}
+
+
+class _Lazy(Mapping):
+    """A read-only mapping over the split names whose values are computed on access."""
+
+    def __init__(self, get: Callable[[str], Any]) -> None:
+        self._get = get
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in SPLITS:
+            raise KeyError(name)
+        return self._get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPLITS)
+
+    def __len__(self) -> int:
+        return len(SPLITS)

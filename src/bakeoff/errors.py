@@ -27,6 +27,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def listed(items: Iterable[object], limit: int = 20) -> str:
+    """``a, b, c and 11 more``: a long list shortened in a message, never silently."""
+    shown = [str(item) for item in items]
+    rest = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" and {rest} more" if rest > 0 else "")
+
+
 def field_path(loc: Sequence[str | int]) -> str:
     """Render a pydantic-style location as ``models[1].params.alpha``."""
     out = ""

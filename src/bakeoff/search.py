@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +168,7 @@ class Tuned:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[str, np.ndarray],
+def tune(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray],
          metric: Metric, *, seed: int, threads: int) -> Tuned:
     """Search ``model.search.space`` on the validation split, then refit the winner on train+valid."""
     import optuna

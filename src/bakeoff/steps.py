@@ -122,19 +122,24 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     context = job.context
     threads = threads or usable_cpus()
     attempt = attempt or records.new_attempt()
+    try:
+        chosen = modeling.preprocessing(spec)
+    except Exception:  # an estimator that cannot even be planned for fails in evaluate, recorded
+        chosen = None
     clock = time.perf_counter()
-    splits = {name: data.read_split(store, context.fingerprint, name) for name in data.SPLITS}
-    X = {name: frame[context.table.features] for name, frame in splits.items()}
-    y = {name: frame[context.table.target].to_numpy() for name, frame in splits.items()}
+    splits = data.Splits(store, context.fingerprint, context.table,
+                         float32=chosen.float32 if chosen else True)
+    X, y = splits.features, splits.targets
+    X["train"]  # read now, so that its time is the load's; valid and test are read when needed
     load_seconds = time.perf_counter() - clock
     result = ModelResult(model, spec.estimator, "failed", job=job_id, attempt=attempt,
                          code=versions.code_identity(), params=spec.params, threads=threads,
                          placement=placement or {}, versions=versions.libraries(),
-                         rows={name: len(frame) for name, frame in splits.items()},
+                         rows=splits.rows(),
                          features=len(context.table.features))
-    try:
-        chosen = modeling.preprocessing(spec)
+    if chosen is not None:
         result.preprocessing = {**chosen.to_dict(), "summary": chosen.describe()}
+    try:
         evaluation = training.evaluate(spec, context.table, X, y, metrics=context.metrics,
                                        seed=context.seed, threads=threads)
     except Exception as exc:  # the model failed, not the bake-off: record it as a failed row
