@@ -107,7 +107,7 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
     else:  # a code of -1 for an unseen category would be negative: one-hot for positive-only input
         categorical = "ordinal" if tree and not tags.positive_only else "onehot"
     if categorical == "native" and not _has_native_categories(estimator):
-        categorical = "ordinal"  # spec.py refuses native for such an estimator; a plugin may land here
+        categorical = "ordinal"  # a top-level native means "where supported" (spec.py refuses a model's own)
     default_width = ONEHOT_MAX_CATEGORIES if categorical == "onehot" else ORDINAL_MAX_CATEGORIES
     width = settings.max_categories or default_width
     if categorical == "native":
