@@ -25,6 +25,7 @@ MULTI_TASK = "For mono-task outputs"  # MultiTask*: they need several target col
 EXPECTED = {
     "QuadraticDiscriminantAnalysis": "Increase the value of `reg_param`",  # one-hot columns are collinear
     "SelfTrainingClassifier": "wraps another estimator, which a config cannot give",
+    "CategoricalNB": "takes only category codes, not numbers",
     "CCA": "Reduce `n_components`",  # two components need two targets
     "PLSCanonical": "Reduce `n_components`",
     "IsotonicRegression": "2d array with 1 feature",  # one feature only

@@ -98,6 +98,9 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
     except AttributeError:  # a meta-estimator describes itself through the estimator it wraps
         raise ValueError(f"{type(estimator).__name__} wraps another estimator, which a config cannot "
                          "give; use that estimator directly") from None
+    if tags.categorical:  # CategoricalNB: every column must be codes, and numbers are not
+        raise ValueError(f"{type(estimator).__name__} takes only category codes, not numbers; use "
+                         "GaussianNB, or MultinomialNB for counts")
     tree = _is_tree_model(estimator)
     categorical: Encoding
     if settings.categorical != "auto":
