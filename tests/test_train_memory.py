@@ -34,6 +34,8 @@ def test_a_split_is_read_as_the_schema_says_and_only_when_needed(tmp_path: Path)
     X = splits.features["train"]
     assert list(X.columns) == schema.features and "customer" not in X.columns  # dropped: never read
     assert {str(X[c].dtype) for c in schema.numeric} == {"float32"}
+    # MLflow's signature example keeps float64, so that serving accepts what users send
+    assert {str(splits.example()[c].dtype) for c in schema.numeric} == {"float64"}
     assert set(splits.targets["train"]) == {"no", "yes"}  # the target keeps its type
     assert list(splits._read) == ["train"]  # valid and test wait until they are asked for
     rows = splits.rows()

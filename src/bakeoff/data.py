@@ -278,6 +278,12 @@ class Splits:
             self._read[name] = read_split(self._store, self._fp, name, self._schema, self._float32)
         return self._read[name]
 
+    def example(self, rows: int = 5) -> pd.DataFrame:
+        """The training split's first rows with float64 numbers, as users send them: an MLflow
+        signature built from float32 columns would refuse float64 input."""
+        head = self.features["train"].head(rows)
+        return head.astype({c: "float64" for c, kind in head.dtypes.items() if kind == "float32"})
+
     def rows(self) -> dict[str, int]:
         """Rows of each split, from the manifest prepare wrote (no split is read)."""
         manifest = json.loads(self._store.read_bytes(f"{prepared_prefix(self._fp)}/manifest.json"))

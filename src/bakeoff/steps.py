@@ -166,7 +166,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     result.step_seconds = time.perf_counter() - started
     result.finished_at = records.now()
     result.mlflow_run_id = tracking.log_model(job, result, evaluation.pipeline if evaluation else None,
-                                              X["train"].head(5))
+                                              splits.example())
     records.write_result(store, result)  # written last: the commit marker
     return result
 
