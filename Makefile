@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/compile_bench.py
+	$(BIN)/python bench/memory_bench.py
 
 clean:
 	rm -rf $(VENV) demo .bakeoff

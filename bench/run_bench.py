@@ -1,6 +1,6 @@
 """bakeoff's performance figures, measured side by side in one run on this machine.
 
-    make bench            # or: .venv/bin/python bench/run_bench.py [--repeats 3] [--big-rows N]
+    make bench            # or: .venv/bin/python bench/run_bench.py [--repeats 3]
 
 1. Two workloads (bench/workloads.py): four forests of equal cost, and seven uneven classifiers.
    `bakeoff run` (cold, --no-cache) against the same fits in one process one after another, and
@@ -9,8 +9,7 @@
    expected wall time is compared with the measured one.
 2. Per-model overhead: each train step's wall time minus its fit and predict time (result.json).
 3. A cached re-run of the unchanged config, against the cold run.
-4. A 1,000,000 x 25 synthetic table: `bakeoff step prepare` time and the peak memory of one
-   `bakeoff step train` process.
+(The 1,000,000 x 25 table's prepare time and train memory: bench/memory_bench.py.)
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -112,54 +110,14 @@ def workload_figures(name: str, repeats: int) -> dict[str, float]:
     }
 
 
-def big_table_figures(rows: int) -> dict[str, float]:
-    folder = OUT / "big"
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = table(rows, 24, seed=1)
-    frame["segment"] = np.random.default_rng(0).choice(["a", "b", "c", "d"], size=rows)  # 25 columns
-    frame.to_parquet(folder / "big.parquet", index=False)
-    del frame
-    sys.path.insert(0, str(HERE.parent / "src"))
-    from bakeoff.runs import create_run
-    from bakeoff.spec import parse_experiment
-    from bakeoff.storage import open_store
-
-    exp = parse_experiment({
-        "experiment": "bench-big",
-        "dataset": {"uri": str(folder / "big.parquet"), "target": "label"},
-        "models": [{"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 200}},
-                   {"name": "boosting", "estimator": "HistGradientBoostingClassifier",
-                    "params": {"max_iter": 100, "early_stopping": False}}],
-        "storage": str(folder / "store"),
-    })
-    figures: dict[str, float] = {"rows": rows}
-    run = create_run(open_store(exp.storage), exp)
-    figures["prepare_s"] = timed([str(BIN / "bakeoff"), "step", "prepare", "--run-uri", run.uri])
-    for model in exp.model_names:
-        # A fresh wrapper per step, so ru_maxrss (a max over all children ever) is this step's own.
-        probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-                 "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-                 "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-        out = subprocess.run([sys.executable, "-c", probe, str(BIN / "bakeoff"), "step", "train",
-                              "--run-uri", run.uri, "--model", model], check=True, capture_output=True, text=True)
-        seconds, peak_kib = out.stdout.split()
-        figures[f"train_{model}_s"] = float(seconds)
-        figures[f"train_{model}_peak_mib"] = int(peak_kib) / 1024
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the interleaved comparison")
-    parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the large table (0 skips it)")
     parser.add_argument("--workloads", nargs="*", default=["equal", "uneven"], help="which workloads to time")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     OUT.mkdir(exist_ok=True)
     figures = {name: workload_figures(name, args.repeats) for name in args.workloads}
-    if args.big_rows:
-        print(f"{args.big_rows:,} x 25 table:", file=sys.stderr)
-        figures["big"] = big_table_figures(args.big_rows)
     print(json.dumps(figures, indent=2))
     (OUT / "figures.json").write_text(json.dumps(figures, indent=2))
 

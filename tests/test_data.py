@@ -92,11 +92,13 @@ def test_prepared_splits_round_trip_with_manifest_last(tmp_path) -> None:  # noq
     spec = DatasetSpec(uri="w.csv", target="cultivar")
     info = data.describe(frame, spec)
     assert data.prepared_table(store, "fp") is None
-    data.write_prepared(store, "fp", data.split_frame(frame, data.schema_for(info, spec), SplitSpec()), info)
+    schema = data.schema_for(info, spec)
+    data.write_prepared(store, "fp", data.split_frame(frame, schema, SplitSpec()), info)
     assert store.list("datasets/fp") == ["datasets/fp/manifest.json", "datasets/fp/test.parquet",
                                          "datasets/fp/train.parquet", "datasets/fp/valid.parquet"]
-    train = data.read_split(store, "fp", "train")
-    assert train["colour"].isna().sum() > 0 and list(train.columns) == list(frame.columns)
+    train, target = data.read_split(store, "fp", "train", schema)
+    assert train["colour"].isna().sum() > 0 and list(train.columns) == schema.features
+    assert len(target) == len(train) and schema.target not in train.columns
     # a later run reads the table's facts back instead of parsing it, and applies its own drop
     stored = data.prepared_table(store, "fp")
     assert stored == info

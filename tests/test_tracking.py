@@ -150,7 +150,7 @@ def tracked(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         results["broken"] = record_failure(run.store.root, prepared.jobs["broken"], "broken", "a1",
                                            "process killed (out of memory?)")
         board = steps.compare(run.uri)
-        X_raw = read_split(run.store, prepared.fingerprint, "test")[prepared.table.features]
+        X_raw, _ = read_split(run.store, prepared.fingerprint, "test", prepared.table)
         children = {name: r.mlflow_run_id for name, r in results.items()}
         yield Tracked(exp, run, prepared, prepared.mlflow_parent_run_id, children, results, board,
                       board.registered, X_raw)

@@ -173,3 +173,12 @@ def test_kubeflow_compiles_and_submit_shows_only_with_a_host(at, monkeypatch: py
     at.run()
     assert "kfp:submit" in [b.key for b in at.button]
     assert SECRET not in shown_text(at)
+
+
+def test_preprocess_section_is_drawn_from_the_schema(at) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("diabetes").run()
+    at.selectbox(key="choice:preprocess.categorical").select("ordinal").run()
+    at.selectbox(key="choice:preprocess.scale").select(False).run()
+    written = yaml.safe_load(at.text_area(key="yaml").value)
+    assert written["preprocess"] == {"categorical": "ordinal", "scale": False}
+    assert not main_errors(at)

@@ -294,12 +294,13 @@ def step(
     outputs = stepio.parse_outputs(name.value, kfp_output or [])
     if name is StepName.prepare:
         from bakeoff import steps
+        from bakeoff.data import data_notes
         from bakeoff.runs import Run
 
         run = Run.from_uri(stepio.resolve_run(run_uri, config_uri, run_id, expect_models))
         p = steps.prepare(run.uri)
         typer.echo(json.dumps({"run_uri": run.uri, "fingerprint": p.fingerprint, "models": p.models,
-                               "reused": p.reused}))
+                               "reused": p.reused, "notes": data_notes(p.unlabelled, p.id_like)}))
         stepio.write_outputs(outputs, stepio.prepare_outputs(run, run.config(), p))
     elif name is StepName.drive:
         from bakeoff.runners.base import RunOptions
@@ -354,7 +355,7 @@ def _train_step(run_uri: str | None, model: str | None, store: str | None, conte
 
             raise UserError(f"--model: no model named {model!r} in run {run.run_id}"
                             f"{did_you_mean(model, prepared.jobs)}")
-        limit = run.config().model(model).timeout
+        limit = run.model_timeout(model)
         result = steps.record(run, prepared, model, train_or_reuse(
             run.store.root, prepared.jobs[model], model, use_cache=use_cache, threads=threads, timeout=limit,
             placement={"timeout": limit}))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,12 @@ from bakeoff.storage import ObjectStore
 SPLITS = ("train", "valid", "test")
 # An integer target with at most this many distinct values is read as class labels.
 MAX_CLASSES_FOR_AUTO = 20
+# A text column is ID-like when it has more distinct values than this, and more than this share
+# of its rows: encoding it teaches a model nothing that generalizes to new rows.
+ID_LIKE_MIN_DISTINCT = 100
+ID_LIKE_SHARE = 0.9
+# Text values looked at to decide whether a column holds dates.
+DATE_SAMPLE = 200
 
 
 def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:
@@ -61,9 +69,53 @@ class TableInfo:
 
     target: str
     task: Task
-    columns: dict[str, str]  # name -> "numeric" | "categorical", in the table's order
+    columns: dict[str, str]  # name -> "numeric" | "categorical" | "date", in the table's order
     classes: list[str | int | float] | None
     rows: int = 0  # rows with a target value: what the split divides
+    unlabelled: int = 0  # rows without a target value: dropped before the split
+    id_like: list[str] = field(default_factory=list)  # text columns with about one value per row
+
+
+def _looks_like_dates(col: pd.Series) -> bool:
+    """A text column whose sampled values all parse as dates (and hold a digit, so that month or
+    weekday names stay text)."""
+    sample = col.dropna().astype(str).head(DATE_SAMPLE)
+    if sample.empty or not sample.str.contains(r"\d").all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().all())
+
+
+def data_notes(unlabelled: int, id_like: list[str]) -> list[str]:
+    """What prepare did to the table that a reader of the results should know, one line each."""
+    notes = [f"{unlabelled:,} rows without a target value were dropped"] if unlabelled else []
+    notes += [f"column {name!r} looks like an ID (about one value per row): it is encoded with a bounded "
+              "number of levels; add it to dataset.drop if it carries no signal" for name in id_like]
+    return notes
+
+
+def column_kind(col: pd.Series) -> str:
+    """numeric, date or categorical: how the model step reads a column."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return "date"
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return "numeric"
+    if (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)) and _looks_like_dates(col):
+        return "date"
+    return "categorical"
+
+
+def id_like_columns(df: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
+    """Text columns with nearly one distinct value per row, such as ids and free text."""
+    found = []
+    for name, kind in kinds.items():
+        if kind != "categorical":
+            continue
+        values = df[name].dropna()
+        distinct = values.nunique()
+        if distinct > ID_LIKE_MIN_DISTINCT and distinct > ID_LIKE_SHARE * len(values):
+            found.append(name)
+    return found
 
 
 def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
@@ -78,10 +130,12 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UserError(f"dataset.task: regression needs a numeric target but {spec.target!r} "
                         f"holds text; set dataset.task: classification")
-    kinds = {c: "numeric" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-             else "categorical" for c in columns}
+    kinds = {c: column_kind(df[c]) for c in columns}
     classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
-    return TableInfo(spec.target, task, kinds, classes, int(y.notna().sum()))
+    labelled = int(y.notna().sum())
+    features = {c: k for c, k in kinds.items() if c != spec.target}
+    return TableInfo(spec.target, task, kinds, classes, labelled, len(df) - labelled,
+                     id_like_columns(df, features))
 
 
 def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
@@ -95,7 +149,8 @@ def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:
         raise UserError("dataset.drop: no feature columns are left; drop fewer columns")
     numeric = [c for c in features if info.columns[c] == "numeric"]
     categorical = [c for c in features if info.columns[c] == "categorical"]
-    return Schema(info.target, info.task, numeric, categorical, info.classes)
+    dates = [c for c in features if info.columns[c] == "date"]
+    return Schema(info.target, info.task, numeric, categorical, info.classes, dates)
 
 
 def infer_schema(df: pd.DataFrame, spec: DatasetSpec) -> Schema:
@@ -181,5 +236,72 @@ def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
     return TableInfo(**manifest["table"]) if "table" in manifest else None
 
 
-def read_split(store: ObjectStore, fp: str, name: str) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")))
+def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
+               float32: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """A split's features and target, as a train step needs them and no more.
+
+    Column by column, so that the Parquet bytes, Arrow's copy and pandas' are never all held at
+    once; only the schema's columns (not those dropped); with ``float32``, float64 features as
+    float32, half the memory, for estimators whose scores it leaves unchanged
+    (preprocess.Plan.float32). The target keeps its type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")
+    table = pq.ParquetFile(io.BytesIO(raw))
+    features = {}
+    for column in schema.features:
+        values = table.read(columns=[column]).column(0)
+        if float32 and pa.types.is_float64(values.type):
+            values = values.cast(pa.float32())
+        features[column] = values.to_pandas()
+    y = table.read(columns=[schema.target]).column(0).to_pandas().to_numpy()
+    del raw, table
+    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages otherwise
+    return pd.DataFrame(features, copy=False), y
+
+
+class Splits:
+    """A prepared dataset's splits, each read when first asked for (``features`` and ``targets``
+    are mappings by split name): a train step holds only the training split while it fits, and
+    the validation and test splits join it for predicting."""
+
+    def __init__(self, store: ObjectStore, fp: str, schema: Schema, *, float32: bool = True) -> None:
+        self._store, self._fp, self._schema, self._float32 = store, fp, schema, float32
+        self._read: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
+        self.features: Mapping[str, pd.DataFrame] = _Lazy(lambda name: self._split(name)[0])
+        self.targets: Mapping[str, np.ndarray] = _Lazy(lambda name: self._split(name)[1])
+
+    def _split(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
+        if name not in self._read:
+            self._read[name] = read_split(self._store, self._fp, name, self._schema, self._float32)
+        return self._read[name]
+
+    def example(self, rows: int = 5) -> pd.DataFrame:
+        """The training split's first rows with float64 numbers, as users send them: an MLflow
+        signature built from float32 columns would refuse float64 input."""
+        head = self.features["train"].head(rows)
+        return head.astype({c: "float64" for c, kind in head.dtypes.items() if kind == "float32"})
+
+    def rows(self) -> dict[str, int]:
+        """Rows of each split, from the manifest prepare wrote (no split is read)."""
+        manifest = json.loads(self._store.read_bytes(f"{prepared_prefix(self._fp)}/manifest.json"))
+        return {name: int(manifest["rows"][name]) for name in SPLITS}
+
+
+class _Lazy(Mapping):
+    """A read-only mapping over the split names whose values are computed on access."""
+
+    def __init__(self, get: Callable[[str], Any]) -> None:
+        self._get = get
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in SPLITS:
+            raise KeyError(name)
+        return self._get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPLITS)
+
+    def __len__(self) -> int:
+        return len(SPLITS)

@@ -34,6 +34,7 @@ class Row:
     fit_seconds: float | None = None
     predict_ms_per_1k: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    preprocessing: str = ""  # preprocess.Plan's summary: how the columns reached the estimator
     run_id: str | None = None
     cached: bool = False
     error: str | None = None
@@ -49,6 +50,7 @@ class Leaderboard:
     metrics: list[str]
     rows: list[Row]
     registered: dict[str, Any] | None = None  # the champion's model-registry entry, when tracked
+    data_notes: list[str] = field(default_factory=list)  # rows dropped, ID-like columns (data.data_notes)
 
     @property
     def leader(self) -> Row | None:
@@ -67,7 +69,8 @@ class Leaderboard:
             pairs = {k: tuple(r[k]) if r.get(k) else None for k in ("ci", "vs_leader")}
             return Row(**{k: v for k, v in {**r, **pairs}.items() if k in known})
 
-        return cls(**{**d, "rows": [row(r) for r in d["rows"]]})
+        known_board = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in known_board}, "rows": [row(r) for r in d["rows"]]})
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from bakeoff.report import rich_table
@@ -86,7 +89,8 @@ def row_from_result(name: str, estimator: str, result: ModelResult | None, prima
         return Row(name, estimator, "missing", error="no result: its train step never finished")
     if not result.ok:
         return Row(name, estimator, "failed", error=result.error, fit_seconds=result.fit_seconds,
-                   params=result.params, cached=result.cached)
+                   params=result.params, cached=result.cached,
+                   preprocessing=result.preprocessing.get("summary", ""))
     test = result.metrics.get("test") or {}
     row = Row(
         name, estimator, "ok",
@@ -98,6 +102,7 @@ def row_from_result(name: str, estimator: str, result: ModelResult | None, prima
         predict_ms_per_1k=1e6 * result.predict_seconds / result.predict_rows
         if result.predict_rows and result.predict_seconds is not None else None,
         params=result.params,
+        preprocessing=result.preprocessing.get("summary", ""),
         cached=result.cached,
     )
     if row.ci and row.valid_primary is not None:

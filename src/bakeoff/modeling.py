@@ -15,35 +15,38 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from bakeoff import catalog
+from bakeoff import catalog, preprocess
 from bakeoff.errors import UserError
 from bakeoff.metrics import Outcome
 from bakeoff.records import Schema
 from bakeoff.spec import ModelSpec
 
 
-def build_preprocessor(schema: Schema) -> ColumnTransformer:
-    """Impute and scale numbers; impute and one-hot encode text, ignoring unseen categories."""
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    categorical = Pipeline([
-        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-        ("onehot", OneHotEncoder(handle_unknown="ignore")),
-    ])
-    return ColumnTransformer(
-        [("numeric", numeric, schema.numeric), ("categorical", categorical, schema.categorical)],
-        remainder="drop",
-    )
+def preprocessor_for(model: ModelSpec, schema: Schema,
+                     params: dict[str, Any] | None = None) -> tuple[ColumnTransformer, dict[str, Any]]:
+    """The preprocessing chosen for the model's estimator (preprocess.py), and the parameters the
+    estimator needs to read it (HistGradientBoosting's ``categorical_features``), unless the
+    config set them itself. A search builds it once for every trial; a pipeline once."""
+    info = catalog.resolve(model.estimator)
+    params = dict(model.params if params is None else params)
+    chosen = preprocess.plan(info.cls(**params), model.preprocess)
+    native = preprocess.native_categories(chosen, schema)
+    needs = {"categorical_features": native} if native is not None and "categorical_features" not in params else {}
+    return preprocess.build(chosen, schema), needs
 
 
 def build_pipeline(model: ModelSpec, schema: Schema, params: dict[str, Any] | None = None) -> Pipeline:
     """Preprocessing plus the estimator, configured by the config's params (or tuned ones)."""
-    info = catalog.resolve(model.estimator)
-    return Pipeline([("preprocess", build_preprocessor(schema)),
-                     ("model", info.cls(**(model.params if params is None else params)))])
+    params = dict(model.params if params is None else params)
+    pre, needs = preprocessor_for(model, schema, params)
+    return Pipeline([("preprocess", pre), ("model", catalog.resolve(model.estimator).cls(**params, **needs))])
+
+
+def preprocessing(model: ModelSpec) -> preprocess.Plan:
+    """The preprocessing the model's estimator gets, for the record (a failed fit's too)."""
+    return preprocess.plan(catalog.resolve(model.estimator).cls(**model.params), model.preprocess)
 
 
 @contextmanager
@@ -114,8 +117,12 @@ def loads(data: bytes) -> Pipeline:
 
     allowed_modules = ("sklearn.", "numpy", "scipy.")
     plugin_types = {f"{i.cls.__module__}.{i.cls.__qualname__}" for i in catalog.plugins().values()}
+    # date_parts is ours; HistGradientBoosting with native categories keeps a functools.partial
+    # of sklearn's check_array, and skops audits the wrapped function as a type of its own
+    ours = {f"{preprocess.date_parts.__module__}.{preprocess.date_parts.__qualname__}", "functools.partial"}
     untrusted = sio.get_untrusted_types(data=data)
-    refused = [t for t in untrusted if not t.startswith(allowed_modules) and t not in plugin_types]
+    refused = [t for t in untrusted
+               if not t.startswith(allowed_modules) and t not in plugin_types and t not in ours]
     if refused:
         raise UserError(f"model.skops: refusing to load untrusted types {refused}; "
                         "only scikit-learn pipelines saved by bakeoff can be loaded")

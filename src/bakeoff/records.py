@@ -71,10 +71,11 @@ class Schema:
     numeric: list[str]
     categorical: list[str]
     classes: list[str | int | float] | None
+    dates: list[str] = field(default_factory=list)  # dates and datetimes (Parquet or parsed text)
 
     @property
     def features(self) -> list[str]:
-        return self.numeric + self.categorical
+        return self.numeric + self.categorical + self.dates
 
     @classmethod
     def from_dict(cls, d: dict) -> Schema:
@@ -184,6 +185,7 @@ class ModelResult:
     placement: dict[str, Any] = field(default_factory=dict)  # what the process ran with (timeout…)
     versions: dict[str, str] = field(default_factory=dict)
     search: dict[str, Any] | None = None
+    preprocessing: dict[str, Any] = field(default_factory=dict)  # preprocess.Plan, and its "summary"
     error: str | None = None
     traceback: str | None = None
     mlflow_run_id: str | None = None
@@ -227,6 +229,8 @@ class Prepared:
     reused: bool  # the data was prepared before, by this run's fingerprint
     prepared_at: str
     mlflow_parent_run_id: str | None = None
+    unlabelled: int = 0  # rows without a target, dropped before the split
+    id_like: list[str] = field(default_factory=list)  # text columns with about one value per row
     schema: int = SCHEMA
 
     @property

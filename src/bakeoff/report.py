@@ -62,7 +62,8 @@ def columns(board: Leaderboard) -> list[tuple[str, Any]]:
     if not across_runs:
         cells += [(m, lambda r, m=m: _fmt(r.test.get(m))) for m in board.metrics[1:]]
         cells += [("fit s", lambda r: _fmt(r.fit_seconds, 2)),
-                  ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1))]
+                  ("predict ms/1k rows", lambda r: _fmt(r.predict_ms_per_1k, 1)),
+                  ("preprocessing", lambda r: r.preprocessing or "–")]
     cells.append(("notes", _notes))
     return cells
 
@@ -159,7 +160,8 @@ def rich_table(board: Leaderboard, width: int) -> Any:
         across_runs = any(r.run_id for r in board.rows)
         wide = "bakeoff compare RUN... --wide" if across_runs else f"bakeoff report {board.run_id} --wide"
         caption += f" · not shown at this width: {', '.join(fitted.dropped)} (a wider terminal, or `{wide}`, shows them)"
-    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}", caption=caption,
+    table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}",
+                  caption="\n".join([caption, *board.data_notes]),
                   box=box.HEAVY_HEAD if fitted.boxed else None, pad_edge=fitted.boxed)
     for (header, _), w in zip(fitted.cells, fitted.widths):
         table.add_column(header, justify="left" if header in ("model", "estimator", *PROSE) else "right",
@@ -177,6 +179,8 @@ def to_markdown(board: Leaderboard) -> str:
         "",
         f"Task: {board.task}. Ranked by test **{board.primary}** {_arrow(board)}. {CAPTION[0].upper()}{CAPTION[1:]}.",
         "",
+        *(f"- Data: {note}." for note in board.data_notes),
+        *([""] if board.data_notes else []),
         "| " + " | ".join(h for h, _ in cells) + " |",
         "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in cells) + "|",
     ]
@@ -236,6 +240,7 @@ tr.failed,tr.missing{{color:#cf222e}} tr.tied td:nth-child(6){{color:#1a7f37}}
 <h1>{e(board.experiment)}</h1>
 <p>Run <code>{e(board.run_id)}</code> · task {e(board.task)} · ranked by test <b>{e(board.primary)}</b>
 {_arrow(board)}. {e(CAPTION)}.</p>
+{"".join(f"<p>Data: {e(note)}.</p>" for note in board.data_notes)}
 <h2>Test {e(board.primary)}</h2>
 {_chart(board)}
 <h2>Leaderboard</h2>

@@ -47,16 +47,30 @@ class Run:
     def key(self, *parts: str) -> str:
         return "/".join(("runs", self.run_id, *parts))
 
-    def config(self) -> Experiment:
-        """The run's config, read every time (it is small) but validated once per distinct text:
-        every step and cache lookup asks for it, and validation imports estimators."""
+    def _config_bytes(self) -> bytes:
         try:
-            raw = self.store.read_bytes(self.key("config.yaml"))
+            return self.store.read_bytes(self.key("config.yaml"))
         except MissingObject:
             raise UserError(f"--run-uri: no run at {self.uri} (config.yaml is missing); "
                             "start one with `bakeoff run` or `bakeoff submit`") from None
+
+    def model_timeout(self, model: str) -> int | None:
+        """A model's timeout, from the config's structure alone. The process that supervises a
+        train step needs nothing more, and the full validation (done when the run was created)
+        imports scikit-learn, pandas and pyarrow: about 190 MiB it would hold beside the model's
+        own process for the whole fit."""
+        from bakeoff.spec import Experiment
+        from bakeoff.yamlfile import load_yaml
+
+        source = self.store.uri(self.key("config.yaml"))
+        return Experiment.model_validate(load_yaml(self._config_bytes().decode("utf-8"), source)).model(model).timeout
+
+    def config(self) -> Experiment:
+        """The run's config, read every time (it is small) but validated once per distinct text:
+        every step and cache lookup asks for it, and validation imports estimators."""
         from bakeoff.spec import parse_config_bytes
 
+        raw = self._config_bytes()
         if raw not in _PARSED:
             _PARSED[raw] = parse_config_bytes(raw, self.store.uri(self.key("config.yaml")))
         return _PARSED[raw].model_copy(deep=True)  # callers may not share one mutable object

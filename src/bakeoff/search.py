@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +168,7 @@ class Tuned:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[str, np.ndarray],
+def tune(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray],
          metric: Metric, *, seed: int, threads: int) -> Tuned:
     """Search ``model.search.space`` on the validation split, then refit the winner on train+valid."""
     import optuna
@@ -178,7 +178,7 @@ def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[s
     info = catalog.resolve(model.estimator)
     kind = info.iteration_kind
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pre = modeling.build_preprocessor(schema)
+    pre, needs = modeling.preprocessor_for(model, schema)
     with modeling.thread_budget(threads):
         Xt, Xv = pre.fit_transform(X["train"]), pre.transform(X["valid"])  # once, for every trial
     classes = np.unique(y["train"]) if schema.task == "classification" else None
@@ -197,7 +197,7 @@ def tune(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[s
     def run_trial(trial: Any) -> float:
         params = {**model.params, **{n: _suggest(trial, n, d, spec.sampler == "grid") for n, d in spec.space.items()}}
         epochs = params.pop("epochs", DEFAULT_EPOCHS)
-        est = info.cls(**params)
+        est = info.cls(**params, **needs)
         latest: list[Outcome] = []  # the last epoch's validation predictions, then the best's
 
         def score(pred: np.ndarray, proba: np.ndarray | None) -> float:

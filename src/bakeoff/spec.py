@@ -141,12 +141,29 @@ class SearchSpec(_Strict):
         return self
 
 
+class PreprocessSpec(_Strict):
+    """How text, numbers and dates reach the estimator; ``auto`` lets the estimator's own tags and
+    family decide (preprocess.py). Top level for every model, or per model, field by field."""
+
+    categorical: Literal["auto", "onehot", "ordinal", "native"] = Field(
+        "auto", description="Text columns: one-hot, ordinal codes, or native (HistGradientBoosting's "
+                            "own categorical support); auto picks by estimator.")
+    max_categories: int | None = Field(None, ge=2, le=100_000,
+                                       description="Levels kept per text column; the rest are one "
+                                                   "'infrequent' level. Default 32 one-hot, 255 codes.")
+    scale: Literal["auto", True, False] = Field("auto", description="Standardize numbers; auto: all but trees.")
+    dates: Literal["parts", "drop"] = Field("parts", description="Date columns: numeric parts "
+                                                                 "(year, month, day, weekday, hour) or dropped.")
+
+
 class ModelSpec(_Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=40,
                       description="Unique; lowercase letters, digits and '-'.")
     estimator: str = Field(description="A scikit-learn classifier or regressor name, or a plugin.")
     params: dict[str, Any] = Field(default_factory=dict)
     search: SearchSpec | None = Field(None, description="Tune on the validation split, then refit.")
+    preprocess: PreprocessSpec | None = Field(None, description="Overrides the top-level "
+                                                                "preprocess, field by field.")
     # Where the model runs on a cluster; the local runner ignores all but timeout.
     resources: Resources = Field(default_factory=Resources)
     image: str | None = Field(None, description="Container image for this model's pod.")
@@ -157,7 +174,7 @@ class ModelSpec(_Strict):
 
     def spec(self) -> dict[str, Any]:
         """What this model computes; its name and placement (resources, image…) are left out."""
-        return self.model_dump(mode="json", include={"estimator", "params", "search"})
+        return self.model_dump(mode="json", include={"estimator", "params", "search", "preprocess"})
 
     def digest(self) -> str:
         return digest(self.spec())
@@ -238,6 +255,21 @@ class Experiment(_Strict):
     runtime: RuntimeSpec = Field(default_factory=RuntimeSpec)
     kfp: KfpSettings = Field(default_factory=KfpSettings)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    preprocess: PreprocessSpec = Field(default_factory=PreprocessSpec,
+                                       description="How columns reach every model; a model's own "
+                                                   "preprocess overrides it field by field.")
+
+    @model_validator(mode="after")
+    def _models_carry_their_preprocessing(self) -> Experiment:
+        """Merge the top-level preprocess into each model's, so that a model's spec (its job's
+        id, its Kubeflow cache key) holds the preprocessing it gets."""
+        top = self.preprocess.model_dump(exclude_unset=True)
+        if not top:
+            return self
+        for m in self.models:
+            own = m.preprocess.model_dump(exclude_unset=True) if m.preprocess else {}
+            m.preprocess = PreprocessSpec.model_validate({**top, **own})
+        return self
 
     def model(self, name: str) -> ModelSpec:
         for m in self.models:
@@ -390,6 +422,11 @@ def _semantic_problems(exp: Experiment) -> list[str]:
             problems.append(f"models[{i}].estimator: {exc}")
             continue
         problems += _param_problems(i, m, info)
+        own_native = m.preprocess is not None and m.preprocess.categorical == "native" \
+            and exp.preprocess.categorical != "native"  # a top-level native means "where supported"
+        if own_native and "categorical_features" not in info.params:
+            problems.append(f"models[{i}].preprocess.categorical: {m.estimator} has no native categorical "
+                            "support (HistGradientBoosting has); use onehot, ordinal or auto")
         if m.search is not None:
             problems += _space_problems(i, m, info)
     for where, name in [("metrics.primary", exp.metrics.primary)] + [

@@ -83,7 +83,8 @@ def prepare(run_uri: str) -> Prepared:
                             data.split_frame(found.frame, found.context.table, exp.split), found.info)
     jobs = {name: records.write_job(run.store, job) for name, job in found.jobs.items()}
     parent = tracking.start_parent(exp, run)  # first, so an unreachable server fails before training
-    prepared = Prepared(found.fingerprint, exp.digest(), found.context, jobs, found.reused, records.now(), parent)
+    prepared = Prepared(found.fingerprint, exp.digest(), found.context, jobs, found.reused, records.now(), parent,
+                        unlabelled=found.info.unlabelled, id_like=found.info.id_like)
     run.write_prepared(prepared)
     return prepared
 
@@ -121,16 +122,23 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     context = job.context
     threads = threads or usable_cpus()
     attempt = attempt or records.new_attempt()
+    try:
+        chosen = modeling.preprocessing(spec)
+    except Exception:  # an estimator that cannot even be planned for fails in evaluate, recorded
+        chosen = None
     clock = time.perf_counter()
-    splits = {name: data.read_split(store, context.fingerprint, name) for name in data.SPLITS}
-    X = {name: frame[context.table.features] for name, frame in splits.items()}
-    y = {name: frame[context.table.target].to_numpy() for name, frame in splits.items()}
+    splits = data.Splits(store, context.fingerprint, context.table,
+                         float32=chosen.float32 if chosen else True)
+    X, y = splits.features, splits.targets
+    X["train"]  # read now, so that its time is the load's; valid and test are read when needed
     load_seconds = time.perf_counter() - clock
     result = ModelResult(model, spec.estimator, "failed", job=job_id, attempt=attempt,
                          code=versions.code_identity(), params=spec.params, threads=threads,
                          placement=placement or {}, versions=versions.libraries(),
-                         rows={name: len(frame) for name, frame in splits.items()},
+                         rows=splits.rows(),
                          features=len(context.table.features))
+    if chosen is not None:
+        result.preprocessing = {**chosen.to_dict(), "summary": chosen.describe()}
     try:
         evaluation = training.evaluate(spec, context.table, X, y, metrics=context.metrics,
                                        seed=context.seed, threads=threads)
@@ -158,7 +166,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     result.step_seconds = time.perf_counter() - started
     result.finished_at = records.now()
     result.mlflow_run_id = tracking.log_model(job, result, evaluation.pipeline if evaluation else None,
-                                              X["train"].head(5))
+                                              splits.example())
     records.write_result(store, result)  # written last: the commit marker
     return result
 
@@ -183,6 +191,7 @@ def compare(run_uri: str) -> Any:
     """Record every model's outcome in the run and rank them; failed and missing ones are
     reported, not hidden."""
     from bakeoff import leaderboard, report, tracking
+    from bakeoff.data import data_notes
     from bakeoff.runs import Run
 
     run = Run.from_uri(run_uri)
@@ -194,6 +203,7 @@ def compare(run_uri: str) -> Any:
     board = leaderboard.build(run.run_id, exp.experiment, prepared.table.task, prepared.context.metrics,
                               [(m.name, m.estimator, results[m.name]) for m in exp.models], outcomes,
                               seed=exp.split.seed)
+    board.data_notes = data_notes(prepared.unlabelled, prepared.id_like)
     reports = {"report.md": report.to_markdown(board).encode(), "report.html": report.to_html(board).encode()}
     for name, body in reports.items():
         run.store.write_bytes(run.key(name), body)

@@ -6,6 +6,7 @@ test can call it with any frames.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ class Evaluation:
     search: dict[str, Any] | None = None
 
 
-def evaluate(model: ModelSpec, schema: Schema, X: dict[str, pd.DataFrame], y: dict[str, np.ndarray], *,
+def evaluate(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray], *,
              metrics: list[str], seed: int, threads: int) -> Evaluation:
     """Fit (tuning first when the model has a search), predict and score: the pure part of a
     train step. Any exception is the model's own failure; the caller records it."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bakeoff.errors import UserError
+from bakeoff.errors import UserError, listing
 from bakeoff.kfp.components import Components, build
 from bakeoff.spec import POD_DEADLINE_GRACE, POD_LABEL, Experiment, KfpSettings, ModelSpec
 from bakeoff.storage import ACCESS_KEY, ENDPOINT, SECRET_KEY
@@ -235,8 +235,7 @@ def per_model_pipeline(exp: Experiment, *, loops: bool = False, reuse: bool = Tr
     how = (f"{len(placement_groups(exp))} loop(s) of train pods, one per distinct placement" if loops
            else "one train pod per model")
     pipeline.__doc__ = PARAMETERS_DOC.format(
-        summary=f"bakeoff {exp.experiment}: prepare, {how} ({', '.join(exp.model_names[:20])}"
-                f"{f' and {len(exp.models) - 20} more' if len(exp.models) > 20 else ''}), then compare.")
+        summary=f"bakeoff {exp.experiment}: prepare, {how} ({listing(exp.model_names)}), then compare.")
     return _decorate(pipeline_name(exp), pipeline)
 
 

@@ -60,6 +60,7 @@ class LocalRunner:
 
     def run(self, exp: Experiment, options: RunOptions) -> Outcome:
         """``options.on_progress`` gets a snapshot before prepare, after it, on every poll and at the end."""
+        from bakeoff.data import data_notes
         from bakeoff.tracking import tracking_uri
 
         began = options.began_at or time.monotonic()
@@ -75,7 +76,8 @@ class LocalRunner:
             run.store.delete(run.key("config.yaml"))  # a run that never started leaves no trace
             raise
         progress.primary = prepared.primary
-        progress.data_note = f"data {prepared.fingerprint[:12]} ({'reused' if prepared.reused else 'prepared'})"
+        progress.data_note = " · ".join([f"data {prepared.fingerprint[:12]} ({'reused' if prepared.reused else 'prepared'})",
+                                         *data_notes(prepared.unlabelled, prepared.id_like)])
         if options.use_cache:
             for s in states.values():
                 if steps.reusable(run.store.root, prepared.jobs[s.name]) is not None:

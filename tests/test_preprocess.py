@@ -1,0 +1,149 @@
+"""Preprocessing chosen from the estimator, on a table shaped like the real ones that broke one
+preprocessor for all (tests/messy.py): real estimators, real fits, and a real `bakeoff run`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import yaml
+
+from bakeoff import catalog, data, modeling, preprocess
+from bakeoff.errors import UserError
+from bakeoff.spec import DatasetSpec, ModelSpec, PreprocessSpec, json_schema, parse_experiment
+from conftest import bakeoff
+from messy import messy_table
+
+
+def _schema(frame):  # noqa: ANN001, ANN202
+    return data.schema_for(data.describe(frame, DatasetSpec(uri="t.csv", target="target")),
+                           DatasetSpec(uri="t.csv", target="target"))
+
+
+def test_describe_finds_dates_ids_and_unlabelled_rows() -> None:
+    frame = messy_table(2000)
+    info = data.describe(frame, DatasetSpec(uri="t.csv", target="target"))
+    assert info.columns["when"] == "date" and info.columns["colour"] == "categorical"
+    assert info.id_like == ["customer"]  # one value per row; `shop` repeats its values
+    assert info.unlabelled == int(frame["target"].isna().sum()) > 0
+    assert info.rows + info.unlabelled == len(frame)
+    assert _schema(frame).dates == ["when"]
+    notes = data.data_notes(info.unlabelled, info.id_like)
+    assert notes[0].startswith(f"{info.unlabelled:,} rows without a target") and "dataset.drop" in notes[1]
+
+
+@pytest.mark.parametrize(("estimator", "categorical", "scale", "sparse"), [
+    ("HistGradientBoostingRegressor", "native", False, False),
+    ("RandomForestRegressor", "ordinal", False, False),
+    ("Ridge", "onehot", True, True),  # accepts sparse input: its tags say so
+    ("GaussianNB", "onehot", True, False),  # dense only
+    ("LinearDiscriminantAnalysis", "onehot", True, False),
+    ("MultinomialNB", "onehot", True, True),  # positive input only: scaled to [0, 1], no -1 codes
+])
+def test_the_estimator_decides_its_preprocessing(estimator: str, categorical: str, scale: bool, sparse: bool) -> None:
+    chosen = preprocess.plan(catalog.resolve(estimator).cls())
+    assert (chosen.categorical, chosen.scale, chosen.sparse) == (categorical, scale, sparse)
+    assert chosen.positive == (estimator == "MultinomialNB")
+
+
+def test_config_overrides_auto_and_bounds_the_width() -> None:
+    chosen = preprocess.plan(catalog.resolve("Ridge").cls(),
+                             PreprocessSpec(categorical="ordinal", max_categories=7, scale=False, dates="drop"))
+    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop", positive=False, float32=True)
+    frame = messy_table(1500)
+    pipe = modeling.build_pipeline(ModelSpec(name="r", estimator="Ridge"), _schema(frame))
+    out = pipe.named_steps["preprocess"].fit_transform(frame.drop(columns="target"))
+    # 2 numbers + 5 date parts + at most 32 one-hot columns for each of 4 text columns
+    assert out.shape[1] <= 2 + 5 + 4 * preprocess.ONEHOT_MAX_CATEGORIES
+
+
+def test_dense_estimators_never_get_sparse_input() -> None:
+    frame = messy_table(1500, task="classification")
+    labelled = frame[frame["target"].notna()]
+    for name in ("GaussianNB", "LinearDiscriminantAnalysis", "HistGradientBoostingClassifier"):
+        pipe = modeling.build_pipeline(ModelSpec(name="m", estimator=name), _schema(frame))
+        features = labelled.drop(columns="target")
+        assert not sp.issparse(pipe.named_steps["preprocess"].fit_transform(features)), name
+        pipe.fit(features, labelled["target"])
+        assert set(pipe.predict(features)) == {"no", "yes"}, name
+    assert pipe.score(features, labelled["target"]) > 0.8  # boosting learns the non-linear signal
+
+
+def test_native_categories_point_at_the_text_columns_and_the_model_loads_back() -> None:
+    frame = messy_table(1500)
+    labelled = frame[frame["target"].notna()]
+    schema = _schema(frame)
+    pipe = modeling.build_pipeline(ModelSpec(name="h", estimator="HistGradientBoostingRegressor"), schema)
+    native = pipe.named_steps["model"].categorical_features
+    assert native == list(range(2 + 5, 2 + 5 + len(schema.categorical)))  # after numbers and date parts
+    pipe.fit(labelled.drop(columns="target"), labelled["target"])
+    again = modeling.loads(modeling.dumps(pipe))  # date_parts is trusted by name, nothing else is
+    rows = labelled.drop(columns="target").head(50)
+    np.testing.assert_allclose(again.predict(rows), pipe.predict(rows))
+
+
+def test_preprocess_section_merges_per_model_and_is_validated() -> None:
+    base = {"experiment": "p", "dataset": {"uri": "t.csv", "target": "target"},
+            "preprocess": {"max_categories": 10, "dates": "drop"},
+            "models": [{"name": "ridge", "estimator": "Ridge", "preprocess": {"max_categories": 5}},
+                       {"name": "hgb", "estimator": "HistGradientBoostingRegressor"}]}
+    exp = parse_experiment(base)
+    ridge, hgb = exp.models
+    assert (ridge.preprocess.max_categories, ridge.preprocess.dates) == (5, "drop")
+    assert (hgb.preprocess.max_categories, hgb.preprocess.dates) == (10, "drop")
+    assert ridge.spec()["preprocess"]["max_categories"] == 5  # part of the job's id
+    assert parse_experiment(yaml.safe_load(exp.to_yaml())).digest() == exp.digest()
+    bad = {**base, "models": [{"name": "ridge", "estimator": "Ridge", "preprocess": {"categorical": "native"}}]}
+    with pytest.raises(UserError, match=r"models\[0\]\.preprocess\.categorical: Ridge has no native"):
+        parse_experiment(bad)
+    with pytest.raises(UserError, match=r"preprocess\.scale"):
+        parse_experiment({**base, "preprocess": {"scale": "sometimes"}})
+    props = json_schema()["$defs"]["PreprocessSpec"]["properties"]
+    assert props["categorical"]["enum"] == ["auto", "onehot", "ordinal", "native"]
+
+
+@pytest.mark.slow
+def test_messy_regression_every_common_model_finishes_and_boosting_leads(tmp_path: Path) -> None:
+    frame = messy_table(4000)
+    frame.to_csv(tmp_path / "messy.csv", index=False)
+    models = {"hgb": "HistGradientBoostingRegressor", "forest": "RandomForestRegressor",
+              "ridge": "Ridge", "lasso": "Lasso", "sgd": "SGDRegressor", "knn": "KNeighborsRegressor",
+              "svr": "SVR", "mlp": "MLPRegressor", "tree": "DecisionTreeRegressor"}
+    config = {"experiment": "messy", "dataset": {"uri": "messy.csv", "target": "target"},
+              "models": [{"name": n, "estimator": e} for n, e in models.items()]}
+    config["models"][0]["params"] = {"max_iter": 100}
+    (tmp_path / "bakeoff.yaml").write_text(yaml.safe_dump(config))
+    result = bakeoff("run", "bakeoff.yaml", "--parallel", "2", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    [run] = (tmp_path / ".bakeoff" / "runs").iterdir()
+    board = json.loads((run / "leaderboard.json").read_text())
+    rows = {r["model"]: r for r in board["rows"]}
+    assert {r["status"] for r in rows.values()} == {"ok"}, {m: r["error"] for m, r in rows.items()}
+    assert rows["hgb"]["rank"] < min(rows[m]["rank"] for m in ("ridge", "lasso", "sgd"))
+    assert rows["hgb"]["preprocessing"].startswith("native≤255")
+    record = json.loads((run / "models" / "ridge" / "result.json").read_text())
+    assert record["preprocessing"]["categorical"] == "onehot" and record["preprocessing"]["sparse"]
+    unlabelled = int(frame["target"].isna().sum())
+    report = (run / "report.md").read_text()
+    assert f"{unlabelled:,} rows without a target value were dropped" in report
+    assert "'customer' looks like an ID" in report and "| preprocessing |" in report
+    assert sum(board["rows"][0]["test"].values()) and board["data_notes"]
+    # a different preprocessing is a different job: only ridge retrains
+    config["models"][2]["preprocess"] = {"max_categories": 8}
+    (tmp_path / "bakeoff.yaml").write_text(yaml.safe_dump(config))
+    assert bakeoff("run", "bakeoff.yaml", "--parallel", "2", cwd=tmp_path).code == 0
+    latest = sorted((tmp_path / ".bakeoff" / "runs").iterdir())[-1]
+    cached = {r["model"]: r["cached"] for r in json.loads((latest / "leaderboard.json").read_text())["rows"]}
+    assert not cached["ridge"] and all(v for m, v in cached.items() if m != "ridge")
+
+
+def test_column_errors_say_how_many_were_left_out() -> None:
+    import pandas as pd
+
+    wide = pd.DataFrame({f"c{i:02d}": [1.0, 2.0] for i in range(31)})
+    with pytest.raises(UserError) as caught:
+        data.describe(wide, DatasetSpec(uri="t.csv", target="label"))
+    assert str(caught.value).endswith("c18, c19 … and 11 more")
