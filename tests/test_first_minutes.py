@@ -43,7 +43,7 @@ def test_runs_report_and_compare_use_the_store_of_the_config_here(demo: Path) ->
     [run_id] = [p.name for p in (demo / ".bakeoff" / "runs").iterdir()]
     listed = bakeoff("runs", cwd=demo)
     assert listed.code == 0 and run_id in listed.stdout and f"runs in {(demo / '.bakeoff').as_uri()}" in listed.stdout
-    assert bakeoff("report", cwd=demo).stdout.count(run_id) == 1
+    assert bakeoff("report", cwd=demo).stdout.count(f"run {run_id}") == 1  # the board's title
     compared = bakeoff("compare", run_id, "latest", cwd=demo)
     assert compared.code == 0 and compared.stdout.count(run_id) >= 2
     # a config whose storage is elsewhere: its store is used, not ./.bakeoff

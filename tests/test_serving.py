@@ -73,7 +73,7 @@ def served(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             steps.train(run.store.root, prepared.jobs[name], name, threads=1)
         board = steps.compare(run.uri)
     assert board.registered and board.registered["registered_model"] == REGISTERED
-    rows = read_split(run.store, prepared.fingerprint, "test")[prepared.table.features].head(30).copy()
+    rows = read_split(run.store, prepared.fingerprint, "test", prepared.table, float32=False)[0].head(30).copy()
     rows.loc[rows.index[0], "texture band"] = "never seen in training"  # an unseen category
     rows.loc[rows.index[1], ["texture band", "mean radius", "worst area"]] = None  # missing values
     assert rows["texture band"].isna().any() and rows["mean radius"].isna().any()
