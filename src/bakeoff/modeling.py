@@ -115,15 +115,22 @@ def loads(data: bytes) -> Pipeline:
     """
     import skops.io as sio
 
-    allowed_modules = ("sklearn.", "numpy", "scipy.")
     plugin_types = {f"{i.cls.__module__}.{i.cls.__qualname__}" for i in catalog.plugins().values()}
     # date_parts is ours; HistGradientBoosting with native categories keeps a functools.partial
     # of sklearn's check_array, and skops audits the wrapped function as a type of its own
     ours = {f"{preprocess.date_parts.__module__}.{preprocess.date_parts.__qualname__}", "functools.partial"}
     untrusted = sio.get_untrusted_types(data=data)
-    refused = [t for t in untrusted
-               if not t.startswith(allowed_modules) and t not in plugin_types and t not in ours]
+    refused = [t for t in untrusted if not _from_trusted_package(t) and t not in plugin_types and t not in ours]
     if refused:
         raise UserError(f"model.skops: refusing to load untrusted types {refused}; "
                         "only scikit-learn pipelines saved by bakeoff can be loaded")
     return sio.loads(data, trusted=untrusted)
+
+
+TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy")
+
+
+def _from_trusted_package(type_name: str) -> bool:
+    """Whether a dotted type name lives in a trusted package: its first part must *be* the
+    package. A bare prefix would trust ``numpyevil.Payload``, and importing that runs its code."""
+    return type_name.split(".", 1)[0] in TRUSTED_PACKAGES
