@@ -16,6 +16,8 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
+from bakeoff.errors import cut
+
 # One value of every kind YAML produces: a type-only constraint is frozen as the kinds it accepts.
 KINDS: dict[str, Any] = {"bool": True, "int": 1, "float": 0.5, "str": "a", "list": [1], "dict": {"a": 1},
                          "None": None}
@@ -115,5 +117,5 @@ def violation(estimator: str, frozen: dict[str, Any], params: dict[str, Any]) ->
         if frozen[param] is None or _kind(value) is None:
             return UNSURE
         if not _satisfies(value, frozen[param]):
-            return f"The {param!r} parameter of {estimator} must be {frozen[param]['must']}. Got {value!r} instead."
+            return f"The {param!r} parameter of {estimator} must be {frozen[param]['must']}. Got {cut(value)} instead."
     return None

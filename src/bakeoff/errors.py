@@ -35,11 +35,32 @@ def listing(names: Iterable[object], limit: int = 20) -> str:
 
 
 def field_path(loc: Sequence[str | int]) -> str:
-    """Render a pydantic-style location as ``models[1].params.alpha``."""
+    """Render a pydantic-style location as ``models[1].params.alpha``; a key too long to be a
+    name is cut, since it came from the user's file and is echoed back."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            name = shorten(str(part))
+            out += f".{name}" if out else name
     return out or "<config>"
+
+
+SHOWN_CHARS = 60  # an error line must stay one readable line whatever the input was
+
+
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    A value echoed in an error came from the user's input, which may be megabytes (or a secret
+    the user pasted in the wrong place); the line needs only enough of it to be recognised.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def cut(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` for an error message, shortened as ``shorten`` does."""
+    return shorten(repr(value), limit)

@@ -4,7 +4,7 @@ Every train process needs scikit-learn, pandas, pyarrow and skops: seconds of im
 forkserver pays them once, and each model's process forks from it warm. Its imports run in a
 process of their own, so the earlier it starts the more of them overlap with the rest of the
 command (reading and checking the config, preparing the data). This module imports nothing of
-bakeoff's but the estimator catalog's index, so the CLI can start the server first thing.
+bakeoff's but the estimator catalog's index and the bounded YAML reader, so the CLI can start the server first thing.
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ def warm_start(estimators: list[str], *, tracked: bool) -> Any:
 def sketch(path: str | Path) -> tuple[list[str], bool]:
     """The estimator names a config file asks for, and whether it tracks to MLflow, read without
     validating anything; empty when unreadable (validation will say why)."""
-    import yaml
+    from bakeoff.yamlfile import load_yaml
+    from bakeoff.errors import UserError
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    try:  # bounded like every config read: a hostile file must not hang the CLI here either
+        data = load_yaml(Path(path).read_text(encoding="utf-8"))
         models = data.get("models") or []
         names = [m["estimator"] for m in models if isinstance(m, dict) and isinstance(m.get("estimator"), str)]
         tracked = bool((data.get("tracking") or {}).get("mlflow_uri") or os.environ.get("MLFLOW_TRACKING_URI"))
         return names, tracked
-    except (OSError, ValueError, yaml.YAMLError, AttributeError, TypeError):
+    except (OSError, ValueError, UserError, AttributeError, TypeError):
         return [], False

@@ -19,7 +19,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
                       field_validator, model_validator)
 
 from bakeoff import catalog, constraints, measures
-from bakeoff.errors import UserError, did_you_mean, field_path
+from bakeoff.errors import UserError, cut, did_you_mean, field_path, shorten
 from bakeoff.storage import DEFAULT_ROOT
 from bakeoff.yamlfile import load_yaml
 
@@ -275,7 +275,7 @@ class Experiment(_Strict):
         for m in self.models:
             if m.name == name:
                 return m
-        raise UserError(f"--model: no model named {name!r}{did_you_mean(name, self.model_names)}")
+        raise UserError(f"--model: no model named {cut(name)}{did_you_mean(name, self.model_names)}")
 
     @property
     def model_names(self) -> list[str]:
@@ -325,13 +325,13 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
         elif e["type"] == "missing":
             problems.append(f"{field_path(loc)}: required field is missing; add it")
         elif e["type"] == "string_pattern_mismatch":
-            problems.append(f"{field_path(loc)}: {e['input']!r} is not allowed; use lowercase "
+            problems.append(f"{field_path(loc)}: {cut(e['input'])} is not allowed; use lowercase "
                             "letters, digits and '-', starting and ending with a letter or digit")
         elif e["type"] == "value_error":  # our own validators: the message says it all, and the
             # rejected value is not repeated (it may be the very secret that was refused)
             problems.append(f"{field_path(loc)}: {e['msg'].removeprefix('Value error, ')}")
         else:
-            shown = "" if isinstance(e.get("input"), dict) or "input" not in e else f" (got {e['input']!r})"
+            shown = "" if isinstance(e.get("input"), dict) or "input" not in e else f" (got {cut(e['input'])})"
             problems.append(f"{field_path(loc)}: {e['msg']}{shown}")
     return problems
 
@@ -365,8 +365,8 @@ def _value_problem(info: catalog.Facts, params: dict[str, Any]) -> str | None:
         return None
     try:
         estimator._validate_params()
-    except (ValueError, TypeError) as exc:
-        return str(exc)
+    except (ValueError, TypeError) as exc:  # its message repeats the whole value: cut it
+        return shorten(str(exc), limit=200)
     return None
 
 
@@ -385,7 +385,7 @@ def _space_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
             values = dim.choice if isinstance(dim, ChoiceDimension) else list(dim.bounds)
             for value in values:
                 if (bad := _value_problem(info, {**model.params, name: value})) is not None:
-                    problems.append(f"{where}.{name}: {value!r} is not allowed: {bad}")
+                    problems.append(f"{where}.{name}: {cut(value)} is not allowed: {bad}")
                     break
     return problems
 
@@ -433,7 +433,7 @@ def _semantic_problems(exp: Experiment) -> list[str]:
         (f"metrics.others[{j}]", n) for j, n in enumerate(exp.metrics.others or [])
     ]:
         if name is not None and name not in measures.CATALOG:
-            problems.append(f"{where}: unknown metric {name!r}{did_you_mean(name, measures.CATALOG)}; "
+            problems.append(f"{where}: unknown metric {cut(name)}{did_you_mean(name, measures.CATALOG)}; "
                             f"choose from {', '.join(measures.CATALOG)}")
     try:  # the store's URI is checked here too, so `validate` catches what `run` would
         from bakeoff.storage import open_store
@@ -442,7 +442,7 @@ def _semantic_problems(exp: Experiment) -> list[str]:
     except UserError as exc:
         problems += exc.problems
     if exp.dataset.target in exp.dataset.drop:
-        problems.append(f"dataset.drop: it lists the target {exp.dataset.target!r}; remove it")
+        problems.append(f"dataset.drop: it lists the target {cut(exp.dataset.target)}; remove it")
     if exp.dataset.task != "auto" and not problems:
         problems += task_problems(exp, exp.dataset.task)
     return problems
