@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.errors import UserError
+from bakeoff.errors import UserError, cut
 from bakeoff.storage import MissingObject, ObjectStore, open_store
 
 if TYPE_CHECKING:
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from bakeoff.records import ModelResult, Prepared
 
 LEADERBOARD = "leaderboard.json"
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# \Z, not $: "$" also matches before a final newline, and "x\n" is no folder name a run should get
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _PARSED: dict[bytes, Experiment] = {}
 
 
@@ -36,7 +37,7 @@ class Run:
     def from_uri(cls, run_uri: str) -> Run:
         root, sep, run_id = run_uri.rstrip("/").rpartition("/runs/")
         if not sep or not RUN_ID_PATTERN.match(run_id):
-            raise UserError(f"--run-uri: {run_uri!r} is not a run URI; it looks like "
+            raise UserError(f"--run-uri: {cut(run_uri)} is not a run URI; it looks like "
                             "s3://bucket/prefix/runs/RUN_ID or file:///path/runs/RUN_ID")
         return cls(open_store(root or "/"), run_id)
 
@@ -144,11 +145,11 @@ def new_run_id(now: datetime | None = None) -> str:
 def checked_run_id(run_id: str, field: str = "--run-id") -> str:
     """A run id that names one folder of runs/ and nothing else, checked before anything is written."""
     if "{{" in run_id:  # a KFP placeholder nobody substituted
-        raise UserError(f"{field}: {run_id!r} is a Kubeflow placeholder the backend did not substitute; "
+        raise UserError(f"{field}: {cut(run_id)} is a Kubeflow placeholder the backend did not substitute; "
                         "{{$.pipeline_job_uuid}} needs Kubeflow Pipelines 2.5 or newer")
     if not RUN_ID_PATTERN.match(run_id):
-        raise UserError(f"{field}: {run_id!r} is not a run id; use letters, digits, '.', '_' and '-', "
-                        "starting with a letter or digit")
+        raise UserError(f"{field}: {cut(run_id)} is not a run id; use up to 128 letters, digits, '.', "
+                        "'_' and '-', starting with a letter or digit")
     return run_id
 
 

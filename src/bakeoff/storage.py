@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 from urllib.parse import urljoin, urlparse
 
-from bakeoff.errors import UserError
+from bakeoff.errors import UserError, shorten
 
 T = TypeVar("T")
 
@@ -90,7 +90,14 @@ class LocalStore:
         self.root = self.path.as_uri()
 
     def _file(self, key: str) -> Path:
-        return self.path / key
+        """The file of ``key``, which must stay inside the store: a key is built from names the
+        user gave (run ids, model names), and ``..`` or an absolute path in one must never write
+        elsewhere, whatever check upstream missed it."""
+        target = Path(os.path.normpath(self.path / key))  # by name: a symlink inside is the user's
+        if target != self.path and self.path not in target.parents:
+            raise UserError(f"{shorten(key)!r}: leaves the store {self.path}; use a run id or name "
+                            "of letters, digits, '.', '_' and '-'")
+        return target
 
     @contextlib.contextmanager
     def _opened(self, key: str) -> Iterator[io.BufferedReader]:
