@@ -13,10 +13,7 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.catalog import Task
 from bakeoff.costs import Shape
@@ -25,6 +22,10 @@ from bakeoff.errors import UserError
 from bakeoff.header import column_problems, table_format
 from bakeoff.spec import DatasetSpec, SplitSpec
 from bakeoff.storage import ObjectStore
+
+if TYPE_CHECKING:  # imported where a table is read or described: a run on known data needs neither
+    import numpy as np
+    import pandas as pd
 
 SPLITS = ("train", "valid", "test")
 # An integer target with at most this many distinct values is read as class labels.
@@ -44,6 +45,8 @@ def read_table(raw: bytes, spec: DatasetSpec) -> pd.DataFrame:
 def read_frame(raw: bytes, uri: str, fmt: str, field: str, fix: str) -> pd.DataFrame:
     """A CSV or parquet table from its bytes; ``auto`` tells them apart by the parquet magic
     number, then by ``uri``'s suffix. The datasets and `bakeoff predict`'s input are read here."""
+    import pandas as pd
+
     fmt = table_format(uri, fmt, raw)
     try:
         if fmt == "parquet":
@@ -55,6 +58,9 @@ def read_frame(raw: bytes, uri: str, fmt: str, field: str, fix: str) -> pd.DataF
 
 
 def _infer_task(y: pd.Series) -> Task:
+    import numpy as np
+    import pandas as pd
+
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         return "classification"
     values = y.dropna()
@@ -79,6 +85,8 @@ class TableInfo:
 def _looks_like_dates(col: pd.Series) -> bool:
     """A text column whose sampled values all parse as dates (and hold a digit, so that month or
     weekday names stay text)."""
+    import pandas as pd
+
     sample = col.dropna().astype(str).head(DATE_SAMPLE)
     if sample.empty or not sample.str.contains(r"\d").all():
         return False
@@ -96,6 +104,8 @@ def data_notes(unlabelled: int, id_like: list[str]) -> list[str]:
 
 def column_kind(col: pd.Series) -> str:
     """numeric, date or categorical: how the model step reads a column."""
+    import pandas as pd
+
     if pd.api.types.is_datetime64_any_dtype(col):
         return "date"
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -119,6 +129,8 @@ def id_like_columns(df: pd.DataFrame, kinds: dict[str, str]) -> list[str]:
 
 
 def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
+    import pandas as pd
+
     columns = list(df.columns)
     if problems := column_problems(spec, columns):
         raise UserError(*problems)
@@ -244,6 +256,7 @@ def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
     once; only the schema's columns (not those dropped); with ``float32``, float64 features as
     float32, half the memory, for estimators whose scores it leaves unchanged
     (preprocess.Plan.float32). The target keeps its type."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
