@@ -7,7 +7,8 @@ finished run of it, each command below runs ``--repeats`` times after one untime
 builds the estimator index once per scikit-learn version, as any first use does). Reported per
 command: the median wall time, the median CPU time of the process (user + system: on a shared
 machine the wall time also counts waiting for a core), and which heavy libraries it imported
-(``python -X importtime``). Targets: validate <= 0.5 s, runs and report <= 0.5 s.
+(``python -X importtime``). Targets: validate, runs and report <= 0.5 s; re-running the unchanged
+quickstart, everything served from cache, <= 1.0 s.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "startup"
 BIN = Path(sys.executable).parent
 HEAVY = ("sklearn", "scipy", "pandas", "pyarrow", "numpy", "kfp", "mlflow")
-COMMANDS = {
-    "validate": ["validate", "bakeoff.yaml"],
-    "validate --offline": ["validate", "--offline", "bakeoff.yaml"],
-    "runs": ["runs"],
-    "report": ["report"],
+COMMANDS = {  # name: (arguments, target seconds)
+    "validate": (["validate", "bakeoff.yaml"], 0.5),
+    "validate --offline": (["validate", "--offline", "bakeoff.yaml"], 0.5),
+    "runs": (["runs"], 0.5),
+    "report": (["report"], 0.5),
+    # last: each adds a run to the store. Every model and the prepared data are reused.
+    "run (all cached)": (["run", "bakeoff.yaml"], 1.0),
 }
-TARGET = 0.5
 
 
 def timed(args: list[str], cwd: Path) -> tuple[float, float]:
@@ -70,14 +72,14 @@ def main() -> None:
     subprocess.run([str(BIN / "bakeoff"), "run", "bakeoff.yaml"], cwd=OUT, check=True, capture_output=True)
 
     figures = {}
-    for name, command in COMMANDS.items():
+    for name, (command, target) in COMMANDS.items():
         timed(command, OUT)  # warm-up: the estimator index, the OS's file cache
         runs = [timed(command, OUT) for _ in range(args.repeats)]
         wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
-        figures[name] = {"wall_median_s": round(wall, 3), "cpu_median_s": round(cpu, 3),
+        figures[name] = {"wall_median_s": round(wall, 3), "cpu_median_s": round(cpu, 3), "target_s": target,
                          "wall_all_s": [round(w, 3) for w, _ in runs], "heavy_imports": heavy_imports(command, OUT)}
-        print(f"bakeoff {name:<20} wall {wall:5.2f} s  cpu {cpu:5.2f} s  (target <= {TARGET} s)  "
+        print(f"bakeoff {name:<20} wall {wall:5.2f} s  cpu {cpu:5.2f} s  (target <= {target} s)  "
               f"imports {', '.join(figures[name]['heavy_imports']) or 'none of ' + '/'.join(HEAVY)}", file=sys.stderr)
     summary = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "repeats": args.repeats,
                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "

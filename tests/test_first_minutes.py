@@ -108,3 +108,34 @@ def test_reading_commands_import_no_heavy_library(demo: Path) -> None:
 
     assert imported("runs") == [] and imported("report") == []
     assert imported("validate", "bakeoff.yaml") == []  # no estimator, no pandas, no numpy
+
+
+@pytest.mark.slow
+def test_a_run_served_from_cache_leaves_nothing_holding_its_output(demo: Path) -> None:
+    """The forkserver starts first thing and imports for a second or two; a run that needs no
+    model must stop it, or a pipe reading the run's output (a CI log, `| tee`) stays open until
+    those imports end, long after `bakeoff run` itself has exited."""
+    import os
+    import select
+    import subprocess
+    import time
+
+    from conftest import BIN
+
+    proc = subprocess.Popen([str(BIN / "bakeoff"), "run", "bakeoff.yaml"], cwd=demo, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+    try:
+        assert proc.wait(timeout=120) == 0
+        output, fd, deadline = b"", proc.stdout.fileno(), time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # bounded: what is left, then EOF once every writer is gone
+            if select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                output += chunk
+        else:
+            pytest.fail("half a second after `bakeoff run` ended, a process it started still holds its output")
+        assert b"cached" in output
+    finally:
+        proc.kill()
+        proc.stdout.close()

@@ -4,13 +4,15 @@ Every train process needs scikit-learn, pandas, pyarrow and skops: seconds of im
 forkserver pays them once, and each model's process forks from it warm. Its imports run in a
 process of their own, so the earlier it starts the more of them overlap with the rest of the
 command (reading and checking the config, preparing the data). This module imports nothing of
-bakeoff's but the estimator catalog's index and the bounded YAML reader, so the CLI can start the server first thing.
+bakeoff's but the estimator catalog's index and the bounded YAML reader, so the CLI can start the
+server first thing.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,21 @@ def start_context(modules: list[str]) -> Any:
     ctx.set_forkserver_preload(["__main__", "bakeoff.runners.preload", *modules])
     forkserver.ensure_running()
     return ctx
+
+
+def stop() -> None:
+    """Stop the forkserver this process started, at once, when no model will need it (a run
+    served wholly from cache): it may still be importing, and until it exits it holds this
+    process's stdout and stderr, so whatever reads them through a pipe (a CI log, ``| tee``)
+    would wait for its imports to end. multiprocessing has no public handle on its server; its
+    own tests stop it with ``_stop``, which closes the server's lifeline and reaps it."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # the module's one server
+    if getattr(server, "_forkserver_pid", None) is None:
+        return
+    os.kill(server._forkserver_pid, signal.SIGKILL)  # mid-import it would not see its lifeline close
+    server._stop()
 
 
 def warm_start(estimators: list[str], *, tracked: bool) -> Any:

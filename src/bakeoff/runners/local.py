@@ -8,7 +8,7 @@ import time
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bakeoff import costs, data, schedule, steps
+from bakeoff import costs, data, forkserver, schedule, steps
 from bakeoff.cpu import usable_cpus
 from bakeoff.progress import ModelState, RunProgress
 from bakeoff.runners.base import Outcome, RunOptions
@@ -16,7 +16,6 @@ from bakeoff.runs import create_run
 from bakeoff.schedule import Task
 from bakeoff.spec import Experiment
 from bakeoff.storage import open_store
-from bakeoff.forkserver import warm_start
 from bakeoff.supervise import Training, warm_up
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ class LocalRunner:
 
         began = options.began_at or time.monotonic()
         notify = options.on_progress or (lambda _: None)
-        ctx = warm_start([m.estimator for m in exp.models], tracked=bool(tracking_uri(exp.tracking)))
+        ctx = forkserver.warm_start([m.estimator for m in exp.models], tracked=bool(tracking_uri(exp.tracking)))
         run = create_run(open_store(exp.storage), exp)
         states = {name: ModelState(name) for name in exp.model_names}
         progress = RunProgress(run, list(states.values()))
@@ -86,6 +85,8 @@ class LocalRunner:
         todo = [name for name, s in states.items() if s.state == "queued"]
         if todo:
             warm_up(ctx)
+        else:
+            forkserver.stop()  # still importing, for nothing: let the run end now
         info = data.prepared_table(run.store, prepared.fingerprint)
         assert info is not None  # prepare wrote it
         queue = schedule.longest_first(tasks(exp, run.store, info, prepared.table, todo))
