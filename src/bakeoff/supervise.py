@@ -36,8 +36,23 @@ def warm_up(ctx: Any) -> None:
     process.join()
 
 
+def fixed_mmap_threshold() -> None:
+    """Let glibc give every large block (a column, a preprocessed array) back to the system when
+    it is freed. By default glibc raises its mmap threshold up to 32 MiB after the first large
+    free, and the blocks after it stay in its heap: a 1,000,000-row train step peaked about
+    40 MiB higher and kept about 90 MiB after the fit (README.md, Performance). Not glibc: no-op."""
+    import ctypes
+    import ctypes.util
+
+    M_MMAP_THRESHOLD = -3  # malloc.h
+    libc = ctypes.util.find_library("c")
+    if libc and hasattr(ctypes.CDLL(libc), "mallopt"):
+        ctypes.CDLL(libc).mallopt(M_MMAP_THRESHOLD, 128 * 1024)  # glibc's own default, now fixed
+
+
 def _child(store_root: str, job: str, model: str, threads: int, attempt: str, placement: dict[str, Any],
            evaluated: Any) -> None:
+    fixed_mmap_threshold()
     from bakeoff import steps
 
     code = 0
