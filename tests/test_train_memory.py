@@ -4,11 +4,21 @@ only when asked for, and the supervising process does not import scikit-learn.""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
-from bakeoff import data, steps
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from bakeoff import data, modeling, records, steps
 from bakeoff.runs import create_run
 from bakeoff.spec import parse_experiment
 from bakeoff.storage import LocalStore
@@ -37,10 +47,44 @@ def test_a_split_is_read_as_the_schema_says_and_only_when_needed(tmp_path: Path)
     # MLflow's signature example keeps float64, so that serving accepts what users send
     assert {str(splits.example()[c].dtype) for c in schema.numeric} == {"float64"}
     assert set(splits.targets["train"]) == {"no", "yes"}  # the target keeps its type
-    assert list(splits._read) == ["train"]  # valid and test wait until they are asked for
+    assert list(splits._features) == ["train"]  # valid and test wait until they are asked for
     rows = splits.rows()
     assert sum(rows.values()) == 1200 - prepared.unlabelled > 0  # rows without a target were dropped
-    assert len(splits.features["test"]) == rows["test"] and set(splits._read) == {"train", "test"}
+    assert len(splits.features["test"]) == rows["test"] and set(splits._features) == {"train", "test"}
+    assert splits.features.pop("train") is X  # handed over: the splits hold it no more
+    assert set(splits._features) == {"test"} and len(splits.targets["train"]) == rows["train"]
+
+
+class _Probe(BaseEstimator):
+    """Notes, when fitted, whether the training frame is still alive somewhere."""
+
+    def __init__(self, frame: weakref.ref | None = None) -> None:
+        self.frame = frame
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Probe:
+        gc.collect()
+        self.frame_alive_ = self.frame() is not None
+        return self
+
+
+def test_the_training_frame_is_freed_before_the_estimator_fits() -> None:
+    X = {"train": pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})}
+    probe = _Probe(weakref.ref(X["train"]))
+    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", StandardScaler(), ["a", "b"])])),
+                         ("model", probe)])
+    fitted = modeling.fit(pipeline, X.pop("train"), np.arange(50) % 2, threads=1)
+    assert fitted.pipeline.named_steps["model"].frame_alive_ is False
+    assert fitted.pipeline.named_steps["preprocess"].transform(pd.DataFrame({"a": [1.0], "b": [2.0]})).shape == (1, 2)
+
+
+def test_a_split_the_store_cannot_give_mid_evaluation_fails_the_step_not_the_model(tmp_path: Path) -> None:
+    run, prepared = _prepared_run(tmp_path)
+    # the store loses the test split after prepare: train reads, the split read after the fit fails
+    (tmp_path / "store" / data.prepared_prefix(prepared.fingerprint) / "test.parquet").unlink()
+    job = prepared.jobs["logistic"]
+    with pytest.raises(data.StoreFailed, match="test.parquet"):
+        steps.train(run.store.root, job, "logistic")
+    assert records.read_result(run.store, job) is None  # nothing recorded: a retry trains it again
 
 
 def test_the_supervising_process_reads_the_timeout_without_scikit_learn(tmp_path: Path) -> None:

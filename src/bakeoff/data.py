@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -281,14 +281,22 @@ class Splits:
 
     def __init__(self, store: ObjectStore, fp: str, schema: Schema, *, float32: bool = True) -> None:
         self._store, self._fp, self._schema, self._float32 = store, fp, schema, float32
-        self._read: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
-        self.features: Mapping[str, pd.DataFrame] = _Lazy(lambda name: self._split(name)[0])
-        self.targets: Mapping[str, np.ndarray] = _Lazy(lambda name: self._split(name)[1])
+        self._features: dict[str, pd.DataFrame] = {}
+        self._targets: dict[str, np.ndarray] = {}
+        # ``features.pop("train")`` hands the training frame over: once its taker drops it, its
+        # memory is free for the estimator's fit (training.evaluate)
+        self.features: MutableMapping[str, pd.DataFrame] = _Lazy(lambda name: self._read(name, self._features),
+                                                                  self._features.pop)
+        self.targets: Mapping[str, np.ndarray] = _Lazy(lambda name: self._read(name, self._targets))
 
-    def _split(self, name: str) -> tuple[pd.DataFrame, np.ndarray]:
-        if name not in self._read:
-            self._read[name] = read_split(self._store, self._fp, name, self._schema, self._float32)
-        return self._read[name]
+    def _read(self, name: str, cache: dict[str, Any]) -> Any:
+        if name not in cache:
+            try:
+                X, y = read_split(self._store, self._fp, name, self._schema, self._float32)
+            except UserError as exc:  # the store failed, whenever the split is read: never the model
+                raise StoreFailed(*exc.problems) from exc
+            self._features[name], self._targets[name] = X, y
+        return cache[name]
 
     def example(self, rows: int = 5) -> pd.DataFrame:
         """The training split's first rows with float64 numbers, as users send them: an MLflow
@@ -302,11 +310,25 @@ class Splits:
         return {name: int(manifest["rows"][name]) for name in SPLITS}
 
 
-class _Lazy(Mapping):
-    """A read-only mapping over the split names whose values are computed on access."""
+class StoreFailed(UserError):
+    """A split could not be read from the store: the step fails (a retry can apply), never the
+    model, even when the split is first read in the middle of evaluating it."""
 
-    def __init__(self, get: Callable[[str], Any]) -> None:
-        self._get = get
+
+class _Lazy(MutableMapping):
+    """A mapping over the split names whose values are read on access; deleting one forgets it
+    (``forget``), so that its memory can be freed. Nothing can be set."""
+
+    def __init__(self, get: Callable[[str], Any], forget: Callable[[str], Any] | None = None) -> None:
+        self._get, self._forget = get, forget
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        raise TypeError("the splits are read from the store; they cannot be set")
+
+    def __delitem__(self, name: str) -> None:
+        if self._forget is None:
+            raise TypeError("only the features of a split can be forgotten")
+        self._forget(name)
 
     def __getitem__(self, name: str) -> Any:
         if name not in SPLITS:

@@ -72,9 +72,15 @@ class Fitted:
 
 
 def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fitted:
+    """Fit the preprocessing, then the estimator on its output, as ``Pipeline.fit`` does, but
+    without holding ``X`` meanwhile: when the caller handed its frame over (``X`` is its last
+    reference), the frame is freed before the estimator fits, instead of sitting beside the
+    preprocessed array and the estimator's own copies of it."""
     start = time.perf_counter()
     with thread_budget(threads):
-        pipeline.fit(X, y)
+        Xt = pipeline[:-1].fit_transform(X, y)
+        del X
+        pipeline.steps[-1][1].fit(Xt, y)
     return Fitted(pipeline, time.perf_counter() - start)
 
 

@@ -130,7 +130,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     splits = data.Splits(store, context.fingerprint, context.table,
                          float32=chosen.float32 if chosen else True)
     X, y = splits.features, splits.targets
-    X["train"]  # read now, so that its time is the load's; valid and test are read when needed
+    example = splits.example()  # reads train now, so that its time is the load's; valid and test when needed
     load_seconds = time.perf_counter() - clock
     result = ModelResult(model, spec.estimator, "failed", job=job_id, attempt=attempt,
                          code=versions.code_identity(), params=spec.params, threads=threads,
@@ -142,6 +142,8 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     try:
         evaluation = training.evaluate(spec, context.table, X, y, metrics=context.metrics,
                                        seed=context.seed, threads=threads)
+    except data.StoreFailed:  # a split unreadable halfway: the store's failure, for a retry
+        raise
     except Exception as exc:  # the model failed, not the bake-off: record it as a failed row
         evaluation = None
         result.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -166,7 +168,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     result.step_seconds = time.perf_counter() - started
     result.finished_at = records.now()
     result.mlflow_run_id = tracking.log_model(job, result, evaluation.pipeline if evaluation else None,
-                                              splits.example())
+                                              example)
     records.write_result(store, result)  # written last: the commit marker
     return result
 

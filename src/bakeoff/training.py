@@ -6,7 +6,7 @@ test can call it with any frames.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +37,14 @@ class Evaluation:
     search: dict[str, Any] | None = None
 
 
-def evaluate(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray], *,
-             metrics: list[str], seed: int, threads: int) -> Evaluation:
+def evaluate(model: ModelSpec, schema: Schema, X: MutableMapping[str, pd.DataFrame], y: Mapping[str, np.ndarray],
+             *, metrics: list[str], seed: int, threads: int) -> Evaluation:
     """Fit (tuning first when the model has a search), predict and score: the pure part of a
-    train step. Any exception is the model's own failure; the caller records it."""
+    train step. Any exception is the model's own failure (the caller records it), except
+    ``data.StoreFailed``: a split that could not be read is the store's.
+
+    Without a search, the training frame is popped from ``X`` and handed to ``modeling.fit``, so
+    that it is freed before the estimator fits (the peak of a train step's memory)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -52,7 +56,7 @@ def evaluate(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y:
     primary = REGISTRY[metrics[0]]
     search = None
     if model.search is None:
-        fitted = modeling.fit(modeling.build_pipeline(model, schema), X["train"], y["train"], threads)
+        fitted = modeling.fit(modeling.build_pipeline(model, schema), X.pop("train"), y["train"], threads)
         pipeline, fit_seconds, params = fitted.pipeline, fitted.fit_seconds, model.params
         with modeling.thread_budget(threads):
             valid, _ = modeling.predict(pipeline, X["valid"], y["valid"])
