@@ -40,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bakeoff.errors import UserError
 
@@ -301,7 +301,22 @@ def _client(uri: str, where: str) -> MlflowClient:
         except requests.RequestException as exc:
             raise UserError(f"{where}: cannot reach MLflow at {_redacted(uri)} ({type(exc).__name__}); "
                             "check the URL and that the tracking server is running") from None
-    return mlflow.MlflowClient(tracking_uri=uri)
+    return mlflow.MlflowClient(tracking_uri=_credentials_moved_to_env(uri))
+
+
+def _credentials_moved_to_env(uri: str) -> str:
+    """``uri`` without its user and password, which go where MLflow reads them instead
+    (MLFLOW_TRACKING_USERNAME/PASSWORD, sent as the same basic auth).
+
+    MLflow repeats its tracking URI in errors ("API request to http://user:pass@host/… failed"),
+    and those reach tracebacks and logs: a URI that holds no password cannot leak it.
+    """
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    os.environ["MLFLOW_TRACKING_USERNAME"] = unquote(parts.username or "")
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password or "")
+    return _redacted(uri)
 
 
 def _redacted(uri: str) -> str:
