@@ -100,8 +100,10 @@ def validate(
     """Check a config without training anything: schema, estimators and their parameters, and
     (from the dataset's header only) that the target and dropped columns exist."""
     from bakeoff.spec import anchored, load_config
+    from bakeoff.storage import check_writable
 
     exp = load_config(config)
+    check_writable(anchored(exp, config.resolve().parent).storage)
     seen = "not read (--offline)"
     if not offline:
         from bakeoff.header import column_names, column_problems

@@ -121,8 +121,12 @@ class LocalStore:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         target = self._file(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        except OSError as exc:  # read-only, under a file, /proc, a full disk: the user's to fix
+            raise UserError(f"storage: cannot write {self.uri(key)} ({exc.strerror}); point the "
+                            "store at a folder you can write") from None
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -327,6 +331,25 @@ def open_store(root: str) -> ObjectStore:
     if not is_local(root):
         raise UserError(f"storage: unsupported scheme {parsed.scheme!r} in {root!r}; use a path, file:// or s3://")
     return LocalStore(local_path(root))
+
+
+def check_writable(root: str) -> None:
+    """Refuse a local store that could not be written, without writing to it: ``validate``
+    must catch what would end ``run`` at its first write. The nearest existing folder must be a
+    folder and take a new folder (a probe made and removed at once; permissions alone do not say,
+    as root may not create anything in /proc). An S3 store is checked by ``doctor``, which may
+    reach the network."""
+    if not is_local(root):
+        return
+    path = local_path(root).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"storage: {path} is under the file {existing}; point the store at a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".bakeoff-probe-"))
+    except OSError as exc:
+        raise UserError(f"storage: cannot create folders in {existing} ({exc.strerror}); point the "
+                        "store at a folder you can write") from None
 
 
 def locate(uri: str, field: str = "dataset.uri") -> tuple[ObjectStore, str]:
