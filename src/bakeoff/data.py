@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bakeoff.catalog import Task
 from bakeoff.costs import Shape
 from bakeoff.records import Schema
-from bakeoff.errors import UserError
+from bakeoff.errors import UserError, cut, listing, shorten
 from bakeoff.header import column_problems, table_format
 from bakeoff.spec import DatasetSpec, SplitSpec
 from bakeoff.storage import ObjectStore
@@ -50,11 +50,20 @@ def read_frame(raw: bytes, uri: str, fmt: str, field: str, fix: str) -> pd.DataF
     fmt = table_format(uri, fmt, raw)
     try:
         if fmt == "parquet":
-            return pd.read_parquet(io.BytesIO(raw))
-        return pd.read_csv(io.BytesIO(raw))
+            df = pd.read_parquet(io.BytesIO(raw))
+            header = [str(c) for c in df.columns]
+        else:
+            df = pd.read_csv(io.BytesIO(raw))
+            # pandas renames a repeated header `y` to `y.1`: read the header as written
+            header = [str(c) for c in pd.read_csv(io.BytesIO(raw), header=None, nrows=1).iloc[0]]
     except Exception as exc:  # pandas raises many types for one cause: the bytes are not that format
         raise UserError(f"{field}: cannot read {uri} as {fmt} ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else ''}); {fix}") from None
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:  # `y,y,a` would make a feature `y.1` of the target: a leak, never a fair score
+        raise UserError(f"{field}: column {cut(repeated[0])} appears {header.count(repeated[0])} times "
+                        "in the header; rename or remove the copies")
+    return df
 
 
 def _infer_task(y: pd.Series) -> Task:
@@ -143,11 +152,34 @@ def describe(df: pd.DataFrame, spec: DatasetSpec) -> TableInfo:
         raise UserError(f"dataset.task: regression needs a numeric target but {spec.target!r} "
                         f"holds text; set dataset.task: classification")
     kinds = {c: column_kind(df[c]) for c in columns}
-    classes = sorted(y.dropna().unique().tolist()) if task == "classification" else None
+    _refuse_infinities(df, [c for c, kind in kinds.items() if kind == "numeric"])
+    labels = y.dropna()
+    if labels.nunique() < 2:  # every model would "win" at a perfect score on one value
+        what = "class" if task == "classification" else "value"
+        raise UserError(f"dataset.target: {cut(spec.target)} has one {what} ({cut(labels.iloc[:1].tolist()[0])}) in "
+                        f"all {len(labels)} labelled rows; a bake-off needs a target that varies: "
+                        "check the column or the file")
+    classes = sorted(labels.unique().tolist()) if task == "classification" else None
     labelled = int(y.notna().sum())
     features = {c: k for c, k in kinds.items() if c != spec.target}
     return TableInfo(spec.target, task, kinds, classes, labelled, len(df) - labelled,
                      id_like_columns(df, features))
+
+
+def _refuse_infinities(df: pd.DataFrame, numeric: list[str]) -> None:
+    """Refuse ``inf``/``-inf`` in numeric columns, naming the rows: scikit-learn rejects them in
+    every fit, so each model would fail for the data's sake. An empty cell is the way to say
+    "unknown" (it is imputed); the user decides what an infinity should become."""
+    import numpy as np
+
+    infinite = np.isinf(df[numeric].to_numpy(dtype=float, na_value=np.nan)) if numeric else np.zeros((len(df), 0), bool)
+    rows = np.flatnonzero(infinite.any(axis=1))
+    if rows.size:
+        columns = [c for c, bad in zip(numeric, infinite.any(axis=0)) if bad]
+        shown = listing((r + 1 for r in rows), limit=5)
+        raise UserError(f"dataset.uri: {rows.size} row(s) hold inf or -inf (data rows {shown}, counted "
+                        f"from 1 after the header; columns {shorten(', '.join(map(str, columns)))}); "
+                        "empty those cells (they are imputed) or drop the rows")
 
 
 def schema_for(info: TableInfo, spec: DatasetSpec) -> Schema:

@@ -46,7 +46,7 @@ class DatasetSpec(_Strict):
 class SplitSpec(_Strict):
     test_size: float = Field(0.2, gt=0, lt=1)
     valid_size: float = Field(0.2, gt=0, lt=1)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="numpy's seeds are 0 to 2**32 - 1.")
 
     @model_validator(mode="after")
     def _leaves_rows_to_train_on(self) -> SplitSpec:
