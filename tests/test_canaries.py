@@ -105,5 +105,8 @@ def test_the_failing_mlflow_api_was_reached(outputs: dict[str, Result]) -> None:
     """The run must have got past /health to a failing API call, where the password once leaked."""
     for name in ("run", "step-prepare"):
         result = outputs[name]
-        assert result.code != 0
-        assert "/api/2.0/mlflow/" in result.stderr or "answered /health but not the tracking API" in result.stderr
+        assert result.code == 2
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: tracking.mlflow_uri: http://127.0.0.1:")
+        assert line.endswith("answered /health but not the tracking API (MlflowException); check the URL "
+                             "points at the tracking server")

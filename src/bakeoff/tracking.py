@@ -197,12 +197,22 @@ def health(settings: TrackingSpec) -> str:
         raise UserError("tracking.mlflow_uri: not set, nor MLFLOW_TRACKING_URI")
     client = _client_for(settings)
     assert client is not None
-    try:
+    with _answering_as_mlflow(uri):
         client.search_experiments(max_results=1)
+    return f"MLflow at {_redacted(uri)} answers"
+
+
+@contextlib.contextmanager
+def _answering_as_mlflow(uri: str) -> Iterator[None]:
+    """A server that answered /health but fails the tracking API is one line, not MLflow's
+    traceback (which repeats the URL, and once held its password)."""
+    try:
+        yield
+    except UserError:
+        raise
     except Exception as exc:  # mlflow raises many types for one cause: it did not answer as MLflow
         raise UserError(f"tracking.mlflow_uri: {_redacted(uri)} answered /health but not the tracking API "
                         f"({type(exc).__name__}); check the URL points at the tracking server") from None
-    return f"MLflow at {_redacted(uri)} answers"
 
 
 def load_champion(exp: Experiment, alias: str = ALIAS) -> Pipeline:
@@ -332,7 +342,8 @@ def _experiment_id(client: MlflowClient, settings: TrackingSpec, experiment: str
     from mlflow.exceptions import MlflowException
 
     name = settings.experiment or experiment
-    found = client.get_experiment_by_name(name)
+    with _answering_as_mlflow(client.tracking_uri):  # the first call of every tracked step
+        found = client.get_experiment_by_name(name)
     if found is not None:
         if found.lifecycle_stage == "deleted":
             raise UserError(f"tracking.experiment: the MLflow experiment {name!r} is deleted; "
