@@ -59,7 +59,7 @@ def test_infinities_are_refused_naming_their_rows_and_columns() -> None:
 def test_many_infinite_rows_are_summarised() -> None:
     df = wine()
     df.loc[:19, "proline"] = np.inf
-    assert "20 row(s) hold inf or -inf (data rows 1, 2, 3, 4, 5 and 15 more" in refusal(df)
+    assert "20 row(s) hold inf or -inf (data rows 1, 2, 3, 4, 5 … and 15 more" in refusal(df)
 
 
 def test_a_repeated_header_column_is_refused_not_renamed() -> None:

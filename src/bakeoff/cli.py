@@ -102,13 +102,13 @@ def validate(
     from bakeoff.spec import anchored, load_config
     from bakeoff.storage import check_writable
 
-    exp = load_config(config)
-    check_writable(anchored(exp, config.resolve().parent).storage)
+    exp = anchored(load_config(config), config.resolve().parent)
+    check_writable(exp.storage)
     seen = "not read (--offline)"
     if not offline:
         from bakeoff.header import column_names, column_problems
 
-        dataset = anchored(exp, config.resolve().parent).dataset
+        dataset = exp.dataset
         names = column_names(dataset)
         if problems := column_problems(dataset, names):
             raise UserError(*problems)
