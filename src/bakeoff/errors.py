@@ -42,7 +42,7 @@ def field_path(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            name = shorten(str(part))
+            name = shorten(str(part)) if str(part).isprintable() else cut(str(part))  # no raw newlines
             out += f".{name}" if out else name
     return out or "<config>"
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from bakeoff.errors import UserError, cut
+from bakeoff.errors import UserError, cut, shorten
 
 MAX_CONFIG_BYTES = 1_000_000  # a hand-written config is a few kB; 1 MB leaves room for big grids
 MAX_VALUES = 100_000  # values in the document once every alias is expanded
@@ -92,8 +92,9 @@ def load_yaml(text: str, source: str = "<config>") -> Any:
     if len(text) > MAX_CONFIG_BYTES:
         raise UserError(f"{source}: {len(text):,} characters is too big for a config (limit "
                         f"{MAX_CONFIG_BYTES:,}); list models and search spaces, not data, in it")
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # its reader refuses control characters already here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -107,11 +108,16 @@ def load_yaml(text: str, source: str = "<config>") -> Any:
     except _DuplicateKey as exc:
         raise UserError(f"{source}: line {exc.again}: key {cut(exc.key)} is written twice in one "
                         f"mapping (first on line {exc.first}); keep one") from None
+    except yaml.reader.ReaderError as exc:
+        raise UserError(f"{source}: character {exc.position + 1}: not valid YAML ({cut(exc.character)} "
+                        "is a control character); remove it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        where = f": line {mark.line + 1}" if mark else ""
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise UserError(f"{source}{where}: not valid YAML ({shorten(problem)})") from None
     except RecursionError:
         raise UserError(f"{source}: the YAML nests too deep to read; flatten it") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
