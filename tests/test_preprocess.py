@@ -47,12 +47,14 @@ def test_the_estimator_decides_its_preprocessing(estimator: str, categorical: st
     chosen = preprocess.plan(catalog.resolve(estimator).cls())
     assert (chosen.categorical, chosen.scale, chosen.sparse) == (categorical, scale, sparse)
     assert chosen.positive == (estimator == "MultinomialNB")
+    # float32 only where scikit-learn computes in float32 anyway: trees, not their binned boosting
+    assert chosen.float32 == (categorical == "ordinal" and not scale)
 
 
 def test_config_overrides_auto_and_bounds_the_width() -> None:
     chosen = preprocess.plan(catalog.resolve("Ridge").cls(),
                              PreprocessSpec(categorical="ordinal", max_categories=7, scale=False, dates="drop"))
-    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop", positive=False, float32=True)
+    assert chosen == preprocess.Plan("ordinal", 7, False, True, False, "drop", positive=False, float32=False)
     frame = messy_table(1500)
     pipe = modeling.build_pipeline(ModelSpec(name="r", estimator="Ridge"), _schema(frame))
     out = pipe.named_steps["preprocess"].fit_transform(frame.drop(columns="target"))

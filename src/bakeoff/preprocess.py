@@ -43,8 +43,8 @@ Encoding = Literal["onehot", "ordinal", "native"]
 ONEHOT_MAX_CATEGORIES = 32
 ORDINAL_MAX_CATEGORIES = 255
 DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
-# Encoded features are float32, and so are the numbers of estimators whose scores it leaves
-# unchanged (Plan.float32): half the memory of float64.
+# Features of trees are float32 (Plan.float32): half the memory of float64. Date parts are too:
+# years, months and hours are exact in float32.
 FEATURE_DTYPE = np.float32
 # Numeric columns imputed and scaled together (see _dense_blocks).
 NUMERIC_CHUNK = 4
@@ -61,8 +61,11 @@ class Plan:
     sparse: bool  # one-hot output may stay sparse (the estimator accepts sparse input)
     dates: Literal["parts", "drop"]
     positive: bool = False  # the estimator takes only non-negative input: numbers scaled to [0, 1]
-    # numbers read as float32. Not for HistGradientBoosting: its bin edges move with the rounding
-    # (diabetes' r2 0.4520 -> 0.4519); every other example model scores the same to 4 decimals.
+    # numbers read, and codes written, as float32: only for trees, which split float32 values
+    # whatever they are given (scikit-learn's tree DTYPE), so their scores cannot change. Not for
+    # HistGradientBoosting: its bin edges move with the rounding (diabetes' r2 0.4520 -> 0.4519).
+    # Not for the others: a float32 fit's last digits follow the machine's SIMD and libm, and a
+    # leaderboard must be the same to 1e-9 in a pod and on a laptop (tests/test_docker.py).
     float32: bool = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,7 +121,7 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
     scale = (not tree) if settings.scale == "auto" else bool(settings.scale)
     return Plan(categorical, width, scale, impute=not tags.allow_nan,
                 sparse=categorical == "onehot" and tags.sparse, dates=settings.dates,
-                positive=tags.positive_only, float32=not _has_native_categories(estimator))
+                positive=tags.positive_only, float32=tree and not _has_native_categories(estimator))
 
 
 def date_parts(X: Any) -> np.ndarray:
@@ -145,15 +148,19 @@ def _numeric_steps(p: Plan) -> list[tuple[str, Any]]:
     return steps + [("scale", MinMaxScaler(clip=True, copy=copy) if p.positive else StandardScaler(copy=copy))]
 
 
+def _dtype(p: Plan) -> type:
+    return FEATURE_DTYPE if p.float32 else np.float64
+
+
 def _categorical_encoder(p: Plan) -> Any:
     if p.categorical == "onehot":
         return OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=p.max_categories,
-                             sparse_output=p.sparse, dtype=FEATURE_DTYPE)
+                             sparse_output=p.sparse, dtype=_dtype(p))
     # An unseen category: NaN for HistGradientBoosting, which routes it as missing; -1, below
     # every real code, for trees that may not accept NaN.
     unknown = np.nan if p.categorical == "native" else -1
     return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=unknown,
-                          max_categories=p.max_categories, dtype=FEATURE_DTYPE)
+                          max_categories=p.max_categories, dtype=_dtype(p))
 
 
 def _dense_blocks(p: Plan, schema: Schema) -> tuple[list[tuple[str, Any, list[str]]], int]:
