@@ -50,6 +50,26 @@ def stop() -> None:
     server._stop()
 
 
+def server_died() -> bool:
+    """Whether the forkserver this process started has ended, looked at without reaping it
+    (multiprocessing reaps and restarts it itself). Its children's sentinels read as exit code
+    255 once it is gone, which a model's own exit could also be; this tells the two apart."""
+    import time
+    from multiprocessing import forkserver
+
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]  # its only record
+    if pid is None or not hasattr(os, "waitid"):
+        return False
+    for _ in range(20):  # bounded: its pipes close a moment before it becomes a zombie
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def warm_start(estimators: list[str], *, tracked: bool) -> Any:
     """Start the forkserver with the modules of these estimators (and mlflow for a tracked run:
     seconds to import, paid once here instead of in every model's process)."""

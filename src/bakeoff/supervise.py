@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import select
 import sys
+import threading
 import time
 from typing import Any
 
-from bakeoff import records
+from bakeoff import forkserver, records
 from bakeoff.errors import UserError
 from bakeoff.records import ModelResult
 from bakeoff.storage import open_store
 
 EX_TEMPFAIL = 75  # sysexits.h: the child's way to say "the store failed, not the model"
+EX_TIMEOUT = 124  # as coreutils' timeout: the child stopped itself at the model's deadline
+EX_ORPHANED = 125  # the runner died; nobody is left to read a result of this attempt
+FORKSERVER_LOST = 255  # what multiprocessing reports for a child whose forkserver died
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _nothing() -> None:
@@ -60,10 +66,11 @@ def lean_allocators() -> None:
 
 
 def _child(store_root: str, job: str, model: str, threads: int, attempt: str, placement: dict[str, Any],
-           evaluated: Any) -> None:
+           evaluated: Any, runner: int, timeout: float | None) -> None:
     lean_allocators()
     from bakeoff import steps
 
+    _bound_to(runner, timeout)
     code = 0
     try:
         steps.train(store_root, job, model, threads=threads, attempt=attempt, placement=placement,
@@ -77,6 +84,54 @@ def _child(store_root: str, job: str, model: str, threads: int, attempt: str, pl
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _bound_to(runner: int, timeout: float | None) -> None:
+    """End this process with its parent, with the runner, and at its deadline, by itself.
+
+    The runner's watch is not enough: a runner killed with SIGKILL enforces no timeout, and a
+    process forked from the forkserver is not the runner's child, so nothing would stop it. The
+    parent (the forkserver, or the runner under spawn) takes this process down as it dies
+    (PR_SET_PDEATHSIG); a thread waits on the runner (a pidfd) until the model's deadline.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    deadline = time.monotonic() + timeout if timeout else None
+    threading.Thread(target=_watch, args=(runner, deadline), name="bakeoff-watch", daemon=True).start()
+
+
+def _watch(runner: int, deadline: float | None) -> None:
+    try:
+        pidfd: int | None = os.pidfd_open(runner)  # readable once the runner has ended
+    except ProcessLookupError:
+        os._exit(EX_ORPHANED)
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3+): look once a second
+        pidfd = None
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            os._exit(EX_TIMEOUT)
+        wait = left if pidfd is not None else min(left or 1.0, 1.0)
+        ready, _, _ = select.select([pidfd] if pidfd is not None else [], [], [], wait)
+        if ready or (pidfd is None and not _alive(runner)):
+            os._exit(EX_ORPHANED)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+class ForkserverDied(UserError):
+    """The process model processes fork from died (killed, out of memory): no model's fault."""
 
 
 class Training:
@@ -94,7 +149,7 @@ class Training:
         # the child says when only one-thread work is left; the parent can wait on it like a sentinel
         self.evaluated, sender = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child, name=f"bakeoff-{model}", args=(
-            store_root, job, model, threads, self.attempt, self.placement, sender))
+            store_root, job, model, threads, self.attempt, self.placement, sender, os.getpid(), timeout))
 
     def start(self) -> Training:
         self.started = time.monotonic()
@@ -160,7 +215,11 @@ class Training:
         if code == EX_TEMPFAIL:
             raise UserError(f"train {self.model}: the store failed while training (see the error above); "
                             "nothing was recorded, so a retry will train it again")
-        if self.timed_out:
+        if code == FORKSERVER_LOST and forkserver.server_died():
+            raise ForkserverDied(f"train {self.model}: the forkserver that model processes start from "
+                                 "died (killed, or out of memory); nothing was recorded for this model: "
+                                 "run the same command again, and finished models are reused")
+        if self.timed_out or code == EX_TIMEOUT:
             why = f"timed out after {self.timeout:g} s (models[].timeout)"
         elif code is not None and code < 0:
             why = f"the train process was killed by signal {-code} (out of memory?)"
