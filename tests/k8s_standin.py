@@ -9,9 +9,11 @@ runner and `bakeoff doctor`, and behaves as Kubernetes documents wherever the ru
   invalid object.
 * Objects: Jobs (batch/v1), Pods, ConfigMaps, Secrets and Namespaces (v1), and KServe's
   InferenceServices (serving.kserve.io/v1beta1, a custom resource checked against its CRD's
-  vendored schema; stored only, no controller serves them), with ``uid``,
-  ``resourceVersion`` and ``creationTimestamp``; PATCH as a JSON merge patch (RFC 7386, what the
-  client sends for a dict body); list with ``labelSelector`` (equality terms),
+  schema vendored from KServe v0.20.0, the one version we generate for; stored only, no
+  controller serves them), with ``uid``,
+  ``resourceVersion`` and ``creationTimestamp``; PATCH as a JSON merge patch only (RFC 7386, what
+  the client sends for a custom object: ``MERGE_PATCH``; any other type is 415); list with
+  ``labelSelector`` (equality terms),
   and ``watch=true`` on Jobs: a chunked stream of ``{"type", "object"}`` lines, the current
   objects first as ADDED, until ``timeoutSeconds`` (API concepts, "Efficient detection of changes").
 * The Job controller (concepts/workloads/controllers/job): a Job's pod gets the label
@@ -434,6 +436,11 @@ class StandInKubernetes:
                     return self._reply(*denied)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else {}
+                if method == "PATCH" and self.headers.get("Content-Type") != MERGE_PATCH:
+                    return self._reply(415, _status(415, "UnsupportedMediaType", (
+                        f"the body of the request was in an unknown format - accepted media types "
+                        f"include: {MERGE_PATCH} (this stand-in; the API server also takes JSON and "
+                        "apply patches, and strategic merge only for built-in kinds)")))
                 if query.get("watch") in ("1", "t", "T", "true", "True", "TRUE"):  # Go's strconv.ParseBool
                     return k8s.watch(self, url.path, query)
                 result = k8s.route(method, url.path, query, body)
@@ -603,6 +610,15 @@ class StandInKubernetes:
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client stopped watching
             pass
+
+
+# What the official client sends for a custom object's patch: CustomObjectsApi.
+# patch_namespaced_custom_object_with_http_info sets exactly this Content-Type
+# (kubernetes/client/api/custom_objects_api.py, client 29-30). A custom resource takes no strategic
+# merge patch: the API server answers 415 ("Update API Objects in Place Using kubectl patch",
+# kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/), which is
+# what this stand-in answers for any other type.
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:
