@@ -35,16 +35,21 @@ def start_context(modules: list[str]) -> Any:
     return ctx
 
 
+def _server() -> Any:
+    """multiprocessing's one forkserver of this process. There is no public handle on it: its
+    pid is its only record, and its own tests stop it with ``_stop``."""
+    from multiprocessing import forkserver
+
+    return forkserver._forkserver  # type: ignore[attr-defined]
+
+
 def stop() -> None:
     """Stop the forkserver this process started, at once, when no model will need it (a run
     served wholly from cache): it may still be importing, and until it exits it holds this
     process's stdout and stderr, so whatever reads them through a pipe (a CI log, ``| tee``)
-    would wait for its imports to end. multiprocessing has no public handle on its server; its
-    own tests stop it with ``_stop``, which closes the server's lifeline and reaps it."""
-    from multiprocessing import forkserver
-
-    server = forkserver._forkserver  # the module's one server
-    if getattr(server, "_forkserver_pid", None) is None:
+    would wait for its imports to end. ``_stop`` closes the server's lifeline and reaps it."""
+    server = _server()
+    if server._forkserver_pid is None:
         return
     os.kill(server._forkserver_pid, signal.SIGKILL)  # mid-import it would not see its lifeline close
     server._stop()
@@ -55,9 +60,8 @@ def server_died() -> bool:
     (multiprocessing reaps and restarts it itself). Its children's sentinels read as exit code
     255 once it is gone, which a model's own exit could also be; this tells the two apart."""
     import time
-    from multiprocessing import forkserver
 
-    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]  # its only record
+    pid = _server()._forkserver_pid
     if pid is None or not hasattr(os, "waitid"):
         return False
     for _ in range(20):  # bounded: its pipes close a moment before it becomes a zombie
