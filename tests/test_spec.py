@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bakeoff.errors import UserError
-from bakeoff.examples import EXAMPLES, config_text
+from bakeoff.examples import EXAMPLES, config_text, write_example
 from bakeoff.spec import json_schema, parse_experiment, parse_yaml
 from conftest import bakeoff
 
@@ -83,6 +83,17 @@ def test_all_problems_are_reported_at_once() -> None:
     assert [p.split(":")[0] for p in found] == ["models[0].params.alpha", "models[1].estimator", "metrics.others[0]"]
 
 
+def test_a_broken_section_does_not_hide_the_problems_of_the_rest() -> None:
+    data = {**BASE, "split": {"test_size": 1.5}, "metrics": {"primary": "rmsee"},
+            "models": [{"name": "Knn", "estimator": "KNeighborsRegressor", "params": {"n_neighbors": 2}},
+                       {"name": "knn", "estimator": "KNeighborsRegressor", "params": {"n_neighbors": -3},
+                        "search": {"space": {"leaf_size": {"int": [9, 3]}}}},
+                       {"name": "ridge", "estimator": "Ridge", "params": {"alpha": -1, "solver": "fast"}}]}
+    assert [p.split(":")[0] for p in problems(data)] == [
+        "split.test_size", "models[0].name", "models[1].search",  # the schema's, then the rest's
+        "models[1].params.n_neighbors", "models[2].params.alpha", "models[2].params.solver", "metrics.primary"]
+
+
 def test_a_refused_secret_is_not_repeated_in_the_error() -> None:
     found = problems({**BASE, "tracking": {"mlflow_uri": "http://me:hunter2@127.0.0.1:5000"}})
     assert found and not any("hunter2" in p for p in found)
@@ -115,10 +126,28 @@ def test_schema_lists_estimators_and_metrics() -> None:
 def test_cli_validate_bad_config_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
     config = tmp_path / "bakeoff.yaml"
     config.write_text(yaml.safe_dump(with_model(params={"n_estimatorz": 200})))
-    result = bakeoff("validate", str(config))
+    result = bakeoff("validate", "--offline", str(config))  # its data file does not exist either
     assert result.code == 2
     assert result.stderr == ("error: models[1].params.n_estimatorz: unknown parameter of "
                              "RandomForestRegressor (did you mean n_estimators?)\n")
+
+
+def test_cli_validate_reports_every_problem_at_once(tmp_path: Path) -> None:
+    config, _ = write_example("breast-cancer", tmp_path)
+    text = config.read_text()
+    for before, after in [("test_size: 0.25", "test_size: 1.5"), ("n_neighbors: 7", "n_neighbors: -3"),
+                          ("target: diagnosis", "target: diagnosys")]:
+        assert before in text
+        text = text.replace(before, after)
+    config.write_text(text)
+    result = bakeoff("validate", str(config))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "split.test_size", "models[3].params.n_neighbors", "dataset.target"], lines
+    assert "Input should be less than 1 (got 1.5)" in lines[0]
+    assert "'n_neighbors' parameter of KNeighborsClassifier must be" in lines[1]
+    assert "(did you mean diagnosis?)" in lines[2]
 
 
 def test_cli_run_bad_config_writes_nothing(tmp_path: Path) -> None:

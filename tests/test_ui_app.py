@@ -85,6 +85,18 @@ def test_load_edit_fix_run_and_see_the_leaderboard(at) -> None:  # noqa: ANN001
     assert SECRET not in shown_text(at) and not at.exception
 
 
+def test_every_problem_shows_at_once_next_to_its_field(at) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("breast-cancer").run()
+    at.text_input(key="yaml:split.test_size").input("1.5").run()
+    at.text_input(key="yaml:models[3].params.n_neighbors").input("-3").run()
+    errors = main_errors(at)
+    assert any(e.startswith("Input should be less than 1") for e in errors), errors
+    assert any("'n\\_neighbors' parameter of KNeighborsClassifier must be" in e for e in errors), errors
+    [status] = at.sidebar.error
+    assert status.value.startswith("2 problem(s)")
+    assert not at.exception
+
+
 def test_yaml_tab_and_form_stay_in_sync(at) -> None:  # noqa: ANN001
     at.selectbox(key="example").select("wine").run()
     at.text_input(key="yaml:split.test_size").input("0.25").run()

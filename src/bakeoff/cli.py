@@ -99,20 +99,33 @@ def validate(
 ) -> None:
     """Check a config without training anything: schema, estimators and their parameters, and
     (from the dataset's header only) that the target and dropped columns exist."""
-    from bakeoff.spec import anchored, load_config
+    from bakeoff.spec import absolute_uri, check, read_config
     from bakeoff.storage import check_writable
 
-    exp = anchored(load_config(config), config.resolve().parent)
-    check_writable(exp.storage)
+    base = config.resolve().parent
+    verdict = check(read_config(config))
+    problems = list(verdict.problems)
     seen = "not read (--offline)"
-    if not offline:
+    if verdict.storage is not None:
+        try:
+            check_writable(absolute_uri(verdict.storage, base))
+        except UserError as exc:
+            problems += exc.problems
+    if verdict.dataset is not None and not offline:
         from bakeoff.header import column_names, column_problems
 
-        dataset = exp.dataset
-        names = column_names(dataset)
-        if problems := column_problems(dataset, names):
-            raise UserError(*problems)
-        seen = f"{len(names)} columns, target {dataset.target}"
+        dataset = verdict.dataset.model_copy(update={"uri": absolute_uri(verdict.dataset.uri, base)})
+        try:
+            names = column_names(dataset)
+        except UserError as exc:
+            problems += exc.problems
+        else:
+            problems += column_problems(dataset, names)
+            seen = f"{len(names)} columns, target {dataset.target}"
+    if problems:
+        raise UserError(*problems)
+    exp = verdict.experiment
+    assert exp is not None  # no problems: the schema accepted it
     typer.echo(f"{config}: ok · experiment {exp.experiment} · {len(exp.models)} models "
                f"({', '.join(exp.model_names)}) · dataset: {seen}")
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -337,17 +339,16 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
 
 
 def _param_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
+    """Each unknown parameter and each refused value, one line apiece: sklearn's constraints are
+    per parameter, so every value is judged on its own."""
     known = info.params
-    problems = [
-        f"models[{i}].params.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}"
-        for name in model.params if name not in known
-    ]
-    if problems:
-        return problems
-    if (bad := _value_problem(info, model.params)) is not None:
-        name = next((p for p in model.params if f"'{p}' parameter" in bad), None)
-        return [f"models[{i}].params{'.' + name if name else ''}: {bad}"]
-    return []
+    problems = []
+    for name, value in model.params.items():
+        if name not in known:
+            problems.append(f"models[{i}].params.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}")
+        elif (bad := _value_problem(info, {name: value})) is not None:
+            problems.append(f"models[{i}].params.{name}: {bad}")
+    return problems
 
 
 def _value_problem(info: catalog.Facts, params: dict[str, Any]) -> str | None:
@@ -384,7 +385,7 @@ def _space_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
         elif name not in pseudo:
             values = dim.choice if isinstance(dim, ChoiceDimension) else list(dim.bounds)
             for value in values:
-                if (bad := _value_problem(info, {**model.params, name: value})) is not None:
+                if (bad := _value_problem(info, {name: value})) is not None:
                     problems.append(f"{where}.{name}: {cut(value)} is not allowed: {bad}")
                     break
     return problems
@@ -443,43 +444,131 @@ def _semantic_problems(exp: Experiment) -> list[str]:
         problems += exc.problems
     if exp.dataset.target in exp.dataset.drop:
         problems.append(f"dataset.drop: it lists the target {cut(exp.dataset.target)}; remove it")
-    if exp.dataset.task != "auto" and not problems:
+    if exp.dataset.task != "auto":
         problems += task_problems(exp, exp.dataset.task)
     return problems
 
 
-def parse_experiment(data: Any) -> Experiment:
-    """Validate a config mapping; raise ``UserError`` listing every problem found."""
+_UNREAD_DATASET = {"uri": "", "target": ""}  # stands in for a broken dataset: no task, no drop
+_MODEL_AT = re.compile(r"^models\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class _Rest:
+    """What of an invalid config holds: ``experiment`` is the config with every part pydantic
+    rejected left out, its models at ``positions`` in the original; ``broken`` names the top-level
+    sections left out."""
+
+    experiment: Experiment
+    positions: list[int]
+    broken: set[str]
+
+    def problems(self) -> list[str]:
+        """The checks of a valid config on what holds, each model named by its place in the file."""
+        return [_MODEL_AT.sub(lambda m: f"models[{self.positions[int(m[1])]}]", p)
+                for p in _semantic_problems(self.experiment)]
+
+
+def _what_holds(data: Mapping[str, Any], err: ValidationError) -> _Rest | None:
+    """An invalid config without its broken parts, or None when too little is left to check.
+
+    A section with a default falls back to it, a broken field of a model is dropped (the whole
+    model when it is its name or estimator), and a broken dataset reads as one of unknown task.
+    So `test_size: 1.5` does not hide `n_neighbors: -3`: the rest is judged as a valid config is.
+    """
+    broken: set[tuple[Any, ...]] = set()
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        if loc[:1] == ("models",) and len(loc) > 2 and loc[2] not in ("name", "estimator"):
+            broken.add(loc[:3])
+        else:
+            broken.add(loc[:2] if loc[:1] == ("models",) else loc[:1])
+    models = data.get("models")
+    if ("models",) in broken or not isinstance(models, list):
+        return None
+    positions = [i for i in range(len(models)) if ("models", i) not in broken]
+    if not positions:
+        return None
+    rest = {k: v for k, v in data.items() if (k,) not in broken}
+    rest["models"] = [{k: v for k, v in models[i].items() if ("models", i, k) not in broken} for i in positions]
+    rest.setdefault("experiment", "unnamed")  # required, and judged already
+    rest.setdefault("dataset", _UNREAD_DATASET)
+    try:
+        experiment = Experiment.model_validate(rest)
+    except ValidationError:  # parts that hold alone may still break a check across parts
+        return None
+    return _Rest(experiment, positions, {str(loc[0]) for loc in broken if len(loc) == 1})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every problem of a config at once, and what of it holds.
+
+    ``experiment`` is set only when the config is valid; ``dataset`` and ``storage`` whenever
+    their own sections are, so that `validate` also reads the data's header and probes the store
+    of a config with problems elsewhere.
+    """
+
+    experiment: Experiment | None
+    problems: tuple[str, ...]
+    dataset: DatasetSpec | None
+    storage: str | None
+
+
+def check(data: Any) -> Verdict:
+    """Judge a config mapping: the schema's problems and, on the parts that hold, every other."""
     if not isinstance(data, Mapping):
-        raise UserError("<config>: expected a mapping of fields such as `experiment:` and `models:`")
+        return Verdict(None, ("<config>: expected a mapping of fields such as `experiment:` and `models:`",),
+                       None, None)
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
-        raise UserError(*_pydantic_problems(err)) from None
-    problems = _semantic_problems(exp)
-    if problems:
-        raise UserError(*problems)
-    return exp
+        rest = _what_holds(data, err)
+        if rest is None:
+            return Verdict(None, tuple(_pydantic_problems(err)), None, None)
+        return Verdict(None, tuple(_pydantic_problems(err) + rest.problems()),
+                       None if "dataset" in rest.broken else rest.experiment.dataset,
+                       None if "storage" in rest.broken else rest.experiment.storage)
+    problems = tuple(_semantic_problems(exp))
+    return Verdict(None if problems else exp, problems, exp.dataset, exp.storage)
+
+
+def parse_experiment(data: Any) -> Experiment:
+    """Validate a config mapping; raise ``UserError`` listing every problem found."""
+    verdict = check(data)
+    if verdict.experiment is None:
+        raise UserError(*verdict.problems)
+    return verdict.experiment
 
 
 def parse_yaml(text: str, source: str = "<config>") -> Experiment:
     return parse_experiment(load_yaml(text, source))
 
 
-def parse_config_bytes(raw: bytes, source: str) -> Experiment:
-    """A config as stored anywhere (a file, an S3 object, a run): UTF-8 YAML, validated."""
+def _config_data(raw: bytes, source: str) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    return parse_yaml(text, source)
+    return load_yaml(text, source)
 
 
-def load_config(path: str | Path) -> Experiment:
+def parse_config_bytes(raw: bytes, source: str) -> Experiment:
+    """A config as stored anywhere (a file, an S3 object, a run): UTF-8 YAML, validated."""
+    return parse_experiment(_config_data(raw, source))
+
+
+def read_config(path: str | Path) -> Any:
+    """A config file as plain data, not yet judged: a missing file, text that is not UTF-8 and
+    YAML that cannot be read are each one line, and stop everything (nothing else can be said)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: config file not found; create one with `bakeoff init`")
-    return parse_config_bytes(path.read_bytes(), str(path))
+    return _config_data(path.read_bytes(), str(path))
+
+
+def load_config(path: str | Path) -> Experiment:
+    return parse_experiment(read_config(path))
 
 
 def json_schema() -> dict[str, Any]:
