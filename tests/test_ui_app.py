@@ -152,6 +152,9 @@ def test_saved_config_round_trips_through_validate(at, tmp_path: Path) -> None: 
     at.text_input(key="save:to").input(str(target)).run()
     at.button(key="save:go").click().run()
     assert any(str(target.name) in s.value for s in at.sidebar.success)
+    saved = target.read_text()
+    assert saved.startswith("# Breast cancer Wisconsin (diagnostic)")  # the example's own comments
+    assert f"storage: {(tmp_path / '.bakeoff').as_uri()}" in saved  # saved away: named absolutely
     result = bakeoff("validate", str(target))
     assert result.code == 0, result.stderr
     assert "breast-cancer" in result.stdout

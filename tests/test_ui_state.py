@@ -100,3 +100,54 @@ def test_every_example_survives_the_form_model() -> None:
 def test_the_cli_imports_streamlit_only_to_launch_the_app() -> None:
     code = "import sys, bakeoff.cli, bakeoff.ui; assert 'streamlit' not in sys.modules, 'imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+COMMENTED = """\
+# our team's baseline; ask Ana before changing the split
+experiment: breast-cancer
+dataset:
+  uri: data/breast-cancer.csv   # exported on Monday
+  target: diagnosis
+  format: auto                  # the default, written on purpose
+split: {test_size: 0.25, valid_size: 0.2, seed: 42}
+models:
+  - name: logistic
+    estimator: LogisticRegression
+    params: {C: 1.0, max_iter: 2000, tol: 1.0e-4}
+  - name: forest    # too slow on laptops
+    estimator: RandomForestClassifier
+    params: {n_estimators: 300}
+  - name: knn
+    estimator: KNeighborsClassifier
+    params:
+      n_neighbors: 7   # odd: no ties
+"""
+
+
+def test_saving_changes_only_what_was_edited(tmp_path: Path) -> None:
+    from bakeoff.ui import files
+
+    (tmp_path / "bakeoff.yaml").write_text(COMMENTED)
+    cfg, source, base = files.open_config("bakeoff.yaml", tmp_path)
+    state.set_in(cfg, "models[0].params.C", 0.5)
+    state.delete_in(cfg, "models[1]")
+    state.set_in(cfg, "models[1].params.weights", "distance")
+    state.set_in(cfg, "runtime.parallel", 2)
+    assert state.check(cfg).ok
+    files.save_config(cfg, source, "bakeoff.yaml", base)
+    saved = (tmp_path / "bakeoff.yaml").read_text()
+    forest = COMMENTED[COMMENTED.index("  - name: forest"):COMMENTED.index("  - name: knn")]
+    assert saved == (COMMENTED.replace("C: 1.0", "C: 0.5").replace(forest, "")
+                     .replace("# odd: no ties\n", "# odd: no ties\n      weights: distance\n")
+                     + "runtime: {parallel: 2}\n")
+    assert yaml.safe_load(saved) == cfg
+
+
+def test_saving_reads_the_source_within_the_loaders_bounds() -> None:
+    cfg = example()
+    with pytest.raises(UserError, match="key 'experiment' is written twice"):
+        state.to_yaml(cfg, "experiment: a\nexperiment: b\n")
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7))
+    with pytest.raises(UserError, match="aliases expand to more than"):
+        state.to_yaml(cfg, bomb)

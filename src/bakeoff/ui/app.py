@@ -19,7 +19,8 @@ from bakeoff.spec import Experiment, KfpSettings, anchored
 from bakeoff.ui import files, results, sections, state
 from bakeoff.ui.jobs import RunJob
 from bakeoff.ui.kubeflow import kubeflow_tab
-from bakeoff.ui.widgets import CFG, YAML_PROBLEM, Form, config, markdown_text, replace_config
+from bakeoff.ui.widgets import (CFG, SOURCE, YAML_PROBLEM, Form, config, config_text, markdown_text,
+                                replace_config)
 
 BASE = "base"  # the folder relative paths in the config mean, as for `bakeoff run CONFIG`
 JOB = "job"
@@ -44,11 +45,11 @@ def _start() -> None:
 def _open(uri: str) -> None:
     """Open a config into the form; why one could not be read stays in the sidebar until the next."""
     try:
-        cfg, base = files.open_config(uri, st.session_state[BASE])
+        cfg, text, base = files.open_config(uri, st.session_state[BASE])
     except UserError as exc:
         st.session_state[OPEN_PROBLEMS] = exc.problems
         return
-    replace_config(cfg)
+    replace_config(cfg, text)
     st.session_state[BASE] = base
     st.session_state.pop(OPEN_PROBLEMS, None)
 
@@ -56,14 +57,15 @@ def _open(uri: str) -> None:
 def _load_example() -> None:
     name = st.session_state.get("example")
     if name:
-        replace_config(files.example_config(name))
+        replace_config(*files.example_config(name))
         st.session_state["example"] = None  # so that picking it again reloads it
 
 
 def _apply_yaml() -> None:
     """The YAML tab's callback: a readable mapping becomes the config, anything else waits."""
     try:
-        replace_config(state.from_yaml(st.session_state[YAML]))
+        text = st.session_state[YAML]
+        replace_config(state.from_yaml(text), text)
     except UserError as exc:
         st.session_state[YAML_PROBLEM] = "\n".join(exc.problems)
 
@@ -89,10 +91,11 @@ def _sidebar(checked: state.Checked) -> None:
         exp = checked.experiment
         if save.button("Save", key="save:go", disabled=exp is None, icon=":material/save:") and exp:
             try:
-                st.success(f"Saved to `{files.save_config(exp, st.session_state[SAVE_TO], base)}`")
+                where = files.save_config(config(), st.session_state.get(SOURCE, ""), st.session_state[SAVE_TO], base)
+                st.success(f"Saved to `{where}`")
             except UserError as exc:
                 st.error(markdown_text("\n".join(exc.problems)))
-        download.download_button("Download", exp.to_yaml() if exp else "", file_name="bakeoff.yaml",
+        download.download_button("Download", config_text() if exp else "", file_name="bakeoff.yaml",
                                  mime="application/yaml", disabled=exp is None, key="save:download",
                                  icon=":material/download:")
 
@@ -110,7 +113,7 @@ def _status(checked: state.Checked) -> None:
 def _yaml_tab(checked: state.Checked) -> None:
     problem = st.session_state.get(YAML_PROBLEM)
     if not problem:
-        st.session_state[YAML] = state.to_yaml(config())
+        st.session_state[YAML] = config_text()
     st.text_area("config", key=YAML, height=520, on_change=_apply_yaml,
                  help="Paste or edit; the form follows when you leave the box (or press Ctrl+Enter).")
     if problem:

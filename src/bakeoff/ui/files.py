@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from bakeoff.data import infer_schema, read_table
 from bakeoff.records import Schema
 from bakeoff.errors import UserError
-from bakeoff.spec import DatasetSpec, Experiment, anchored
+from bakeoff.spec import DatasetSpec
 from bakeoff.storage import is_local, local_path, locate, read_uri
-from bakeoff.ui.state import from_yaml, resolve_uri
+from bakeoff.ui.state import anchored, from_yaml, resolve_uri, to_yaml
 
 PREVIEW_ROWS = 20
 
@@ -76,19 +76,20 @@ def load_preview(uri: str, fmt: str, base: Path) -> Preview:
     return Preview(resolved, read_table(read_uri(resolved), spec))
 
 
-def open_config(uri: str, base: Path) -> tuple[dict[str, Any], Path]:
-    """A config from a path or URI, and the folder its relative paths mean from now on."""
+def open_config(uri: str, base: Path) -> tuple[dict[str, Any], str, Path]:
+    """A config from a path or URI, its text, and the folder its relative paths mean from now on."""
     resolved = resolve_uri(uri, base)
     raw = read_uri(resolved, field="open a config")
     try:
-        cfg = from_yaml(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{resolved}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    return cfg, (local_path(resolved).parent if is_local(resolved) else base)
+    return from_yaml(text), text, (local_path(resolved).parent if is_local(resolved) else base)
 
 
-def save_config(exp: Experiment, target: str, base: Path) -> str:
-    """Write the config to a path or ``s3://`` URI, atomically; return where it went.
+def save_config(cfg: dict[str, Any], source: str, target: str, base: Path) -> str:
+    """Write the config to a path or ``s3://`` URI, atomically, as ``source`` with only the edited
+    values changed (``state.to_yaml``); return where it went.
 
     A local file saved away from ``base`` gets absolute paths, so that it still finds its data;
     an object keeps relative ones, which a KFP run reads next to the config.
@@ -101,8 +102,8 @@ def save_config(exp: Experiment, target: str, base: Path) -> str:
     if store is None or not name or resolved.endswith("/"):
         raise UserError(f"save: {target!r} names no file; use a path such as bakeoff.yaml or s3://BUCKET/KEY.yaml")
     if is_local(resolved) and local_path(resolved).parent != base.resolve():
-        exp = anchored(exp, base)
-    store.write_bytes(name, exp.to_yaml().encode("utf-8"))
+        cfg = anchored(cfg, base)
+    store.write_bytes(name, to_yaml(cfg, source).encode("utf-8"))
     return store.uri(name)
 
 
@@ -113,11 +114,13 @@ def examples_dir() -> Path:
     return Path(cache) / "bakeoff" / "examples"
 
 
-def example_config(name: str) -> dict[str, Any]:
-    """A bundled example as a form config, its data written to the cache and named absolutely."""
+def example_config(name: str) -> tuple[dict[str, Any], str]:
+    """A bundled example as a form config, its data written to the cache and named absolutely,
+    and its text, comments included."""
     from bakeoff.examples import config_text, write_example
 
     _, data = write_example(name, examples_dir() / name, force=True)
-    cfg = from_yaml(config_text(name))
+    text = config_text(name)
+    cfg = from_yaml(text)
     cfg["dataset"]["uri"] = str(data.resolve())
-    return cfg
+    return cfg, text

@@ -9,6 +9,7 @@ it is unit-tested without a browser.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 from bakeoff import catalog
 from bakeoff.errors import UserError
 from bakeoff.spec import Experiment, absolute_uri, load_yaml, parse_experiment, task_problems
+from bakeoff.ui import roundtrip
 
 Key = str | int
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -90,8 +92,13 @@ def _join(parts: tuple[Key, ...]) -> str:
 
 # -- YAML both ways ----------------------------------------------------------------------------
 
-def to_yaml(cfg: dict[str, Any]) -> str:
-    """The config as the YAML tab shows it: in the form's order, the way a person writes it."""
+def to_yaml(cfg: dict[str, Any], source: str = "") -> str:
+    """The config as the YAML tab shows it and Save writes it. With the ``source`` text it was
+    read from, that text with only the edited values changed: comments, key order, layout and
+    lines that restate a default stay the user's. Without one, in the form's order, the way a
+    person writes it."""
+    if source:
+        return roundtrip.updated(source, cfg)
     return yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
@@ -225,3 +232,15 @@ def dimension_for(default: Any) -> dict[str, Any]:
 def resolve_uri(uri: str, base: Path) -> str:
     """A dataset or store URI as the runner will read it: relative paths are next to the config."""
     return absolute_uri(uri, base)
+
+
+def anchored(cfg: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of ``cfg`` whose data and store say where they are from anywhere: what a config
+    saved away from ``base`` needs to still find them (``spec.anchored`` on the plain mapping)."""
+    out = copy.deepcopy(cfg)
+    if isinstance(get_in(out, "dataset.uri"), str):
+        set_in(out, "dataset.uri", absolute_uri(out["dataset"]["uri"], base))
+    storage = out.get("storage", Experiment.model_fields["storage"].default)
+    if isinstance(storage, str):
+        out["storage"] = absolute_uri(storage, base)
+    return out

@@ -16,9 +16,10 @@ import streamlit as st
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from bakeoff.ui.state import Checked, delete_in, get_in, parse_value, set_in, value_text
+from bakeoff.ui.state import Checked, delete_in, get_in, parse_value, set_in, to_yaml, value_text
 
 CFG = "cfg"
+SOURCE = "source"  # the YAML text the config was read from, whose comments and layout saving keeps
 YAML_PROBLEM = "yaml_problem"  # a pasted YAML that could not be read; the form keeps the last good one
 
 
@@ -45,9 +46,16 @@ def config() -> dict[str, Any]:
     return st.session_state[CFG]
 
 
-def replace_config(cfg: dict[str, Any]) -> None:
-    """Swap the whole config (YAML pasted, example or file opened); every widget follows."""
+def config_text() -> str:
+    """The config as YAML, in the text it was read from (``state.to_yaml``)."""
+    return to_yaml(config(), st.session_state.get(SOURCE, ""))
+
+
+def replace_config(cfg: dict[str, Any], source: str = "") -> None:
+    """Swap the whole config (YAML pasted, example or file opened), with the text it was read
+    from; every widget follows."""
     st.session_state[CFG] = cfg
+    st.session_state[SOURCE] = source
     st.session_state.pop(YAML_PROBLEM, None)
 
 
