@@ -197,3 +197,33 @@ def test_preprocess_section_is_drawn_from_the_schema(at) -> None:  # noqa: ANN00
     written = yaml.safe_load(at.text_area(key="yaml").value)
     assert written["preprocess"] == {"categorical": "ordinal", "scale": False}
     assert not main_errors(at)
+
+
+def leave_guard(at) -> str:  # noqa: ANN001
+    """The script the page runs for the browser's own "Leave site?" dialog."""
+    [guard] = [node.proto.body for node in at.get("html") if "onbeforeunload" in node.proto.body]
+    return guard
+
+
+def test_unsaved_edits_are_never_replaced_without_asking(at, tmp_path: Path) -> None:  # noqa: ANN001
+    at.selectbox(key="example").select("wine").run()  # nothing edited yet: opens at once
+    assert at.title[0].value == "wine" and not at.main.warning
+    assert "onbeforeunload = null" in leave_guard(at)
+    at.text_input(key="yaml:split.test_size").input("0.35").run()
+    assert "e.preventDefault()" in leave_guard(at)  # a reload or a closed tab asks first
+    at.selectbox(key="example").select("diabetes").run()
+    [warning] = at.main.warning
+    assert "edits to **wine** are not saved" in warning.value and "the diabetes example" in warning.value
+    assert at.title[0].value == "wine"
+    at.button(key="pending:keep").click().run()
+    assert at.title[0].value == "wine" and not at.main.warning
+    assert "test_size: 0.35" in at.text_area(key="yaml").value
+    at.selectbox(key="example").select("diabetes").run()
+    at.button(key="pending:discard").click().run()
+    assert at.title[0].value == "diabetes" and not at.main.warning
+    at.text_input(key="yaml:split.test_size").input("0.35").run()
+    at.text_input(key="save:to").input(str(tmp_path / "diabetes.yaml")).run()
+    at.button(key="save:go").click().run()
+    assert "onbeforeunload = null" in leave_guard(at)  # saved: nothing to lose
+    at.selectbox(key="example").select("wine").run()
+    assert at.title[0].value == "wine" and not at.main.warning and not at.exception

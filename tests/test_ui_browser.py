@@ -64,6 +64,8 @@ def test_the_app_renders_the_experiment_in_chromium(served: str, tmp_path: Path)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.wait import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -81,9 +83,19 @@ def test_the_app_renders_the_experiment_in_chromium(served: str, tmp_path: Path)
         time.sleep(1)  # let the data preview and the fonts settle before the picture
         shot = tmp_path / "ui.png"
         assert driver.save_screenshot(str(shot))
+        asks = "return typeof window.onbeforeunload === 'function'"  # the browser's "Leave site?"
+        assert not driver.execute_script(asks)  # nothing edited: a reload loses nothing
+        field, *_ = WebDriverWait(driver, 20).until(  # the first: tracking has an `experiment` too
+            lambda d: d.find_elements(By.CSS_SELECTOR, "input[aria-label='experiment']"))
+        field.send_keys(Keys.END, "-two", Keys.ENTER)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not driver.execute_script(asks):
+            time.sleep(0.25)
+        edited_asks = driver.execute_script(asks)
     finally:
         driver.quit()
     assert shot.stat().st_size > 10_000
     assert "breast-cancer" in text  # the experiment's name
     assert "logistic · LogisticRegression" in text  # a model row
     assert "Valid · 4 model(s)" in text
+    assert edited_asks  # an unsaved edit: a reload asks first

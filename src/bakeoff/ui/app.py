@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import sys
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -27,6 +28,12 @@ JOB = "job"
 YAML = "yaml"
 SAVE_TO = "save:to"
 OPEN_PROBLEMS = "open:problems"
+SAVED = "saved"  # the config as last opened or saved: any difference is an unsaved edit
+PENDING = "pending"  # a config waiting to replace unsaved edits until the user discards or keeps them
+# A browser reload or a closed tab ends the session and its edits: while there are unsaved ones,
+# the browser asks first (its own "Leave site?" dialog; a page may not word it).
+_ASK_BEFORE_LEAVING = "<script>window.onbeforeunload = (e) => { e.preventDefault(); e.returnValue = ''; };</script>"
+_LEAVE_FREELY = "<script>window.onbeforeunload = null;</script>"
 
 
 def _start() -> None:
@@ -35,11 +42,31 @@ def _start() -> None:
         return
     target = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else None
     base = target.parent if target else Path.cwd()
-    st.session_state[BASE] = base
     st.session_state[SAVE_TO] = str(target or base / "bakeoff.yaml")
-    replace_config(copy.deepcopy(state.STARTER))
+    _replace(copy.deepcopy(state.STARTER), "", base)
     if target and target.is_file():
         _open(str(target))
+
+
+def _unsaved() -> bool:
+    """Whether the form (or an unreadable YAML draft) holds edits that were never saved."""
+    return config() != st.session_state.get(SAVED) or YAML_PROBLEM in st.session_state
+
+
+def _replace(cfg: dict[str, Any], text: str, base: Path) -> None:
+    """Put an opened config in the form, as saved, and forget any replacement waiting."""
+    replace_config(cfg, text)
+    st.session_state[SAVED] = copy.deepcopy(cfg)
+    st.session_state[BASE] = base
+    st.session_state.pop(PENDING, None)
+
+
+def _load(cfg: dict[str, Any], text: str, base: Path, what: str) -> None:
+    """Open a config, unless that would lose unsaved edits: then it waits for the user's word."""
+    if _unsaved():
+        st.session_state[PENDING] = (cfg, text, base, what)
+    else:
+        _replace(cfg, text, base)
 
 
 def _open(uri: str) -> None:
@@ -49,16 +76,27 @@ def _open(uri: str) -> None:
     except UserError as exc:
         st.session_state[OPEN_PROBLEMS] = exc.problems
         return
-    replace_config(cfg, text)
-    st.session_state[BASE] = base
+    _load(cfg, text, base, f"`{markdown_text(uri)}`")
     st.session_state.pop(OPEN_PROBLEMS, None)
 
 
 def _load_example() -> None:
     name = st.session_state.get("example")
     if name:
-        replace_config(*files.example_config(name))
+        _load(*files.example_config(name), st.session_state[BASE], f"the {name} example")
         st.session_state["example"] = None  # so that picking it again reloads it
+
+
+def _pending() -> None:
+    """The choice that stands between unsaved edits and the config about to replace them."""
+    if PENDING not in st.session_state:
+        return
+    cfg, text, base, what = st.session_state[PENDING]
+    st.warning(f"Your edits to **{markdown_text(str(state.get_in(config(), 'experiment') or 'this config'))}** "
+               f"are not saved. Opening {what} replaces them.", icon=":material/warning:")
+    discard, keep, _ = st.columns([1, 1, 3])
+    discard.button("Discard my edits and open it", key="pending:discard", on_click=_replace, args=(cfg, text, base))
+    keep.button("Keep editing", key="pending:keep", on_click=st.session_state.pop, args=(PENDING, None))
 
 
 def _apply_yaml() -> None:
@@ -92,12 +130,15 @@ def _sidebar(checked: state.Checked) -> None:
         if save.button("Save", key="save:go", disabled=exp is None, icon=":material/save:") and exp:
             try:
                 where = files.save_config(config(), st.session_state.get(SOURCE, ""), st.session_state[SAVE_TO], base)
+                st.session_state[SAVED] = copy.deepcopy(config())
                 st.success(f"Saved to `{where}`")
             except UserError as exc:
                 st.error(markdown_text("\n".join(exc.problems)))
         download.download_button("Download", config_text() if exp else "", file_name="bakeoff.yaml",
                                  mime="application/yaml", disabled=exp is None, key="save:download",
                                  icon=":material/download:")
+        if _unsaved():
+            st.caption("Unsaved edits: opening another config or reloading the page asks first.")
 
 
 def _status(checked: state.Checked) -> None:
@@ -164,6 +205,8 @@ def main() -> None:
     task = state.task_of(config(), schema.task if schema else None)
     form = Form(checked)
     _sidebar(checked)
+    st.html(_ASK_BEFORE_LEAVING if _unsaved() else _LEAVE_FREELY, unsafe_allow_javascript=True)
+    _pending()
     st.title(str(state.get_in(config(), "experiment") or "new experiment"))
     tabs = st.tabs(["Experiment", "YAML", "Run", "History", "Kubeflow"])
     with tabs[0]:
