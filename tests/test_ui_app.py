@@ -6,6 +6,7 @@ here too; the test reruns the script until the leaderboard shows, within a bound
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -77,11 +78,16 @@ def test_load_edit_fix_run_and_see_the_leaderboard(at) -> None:  # noqa: ANN001
     [run_dir] = (Path.cwd() / ".bakeoff" / "runs").iterdir()
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["models"][0]["params"]["C"] == 0.5
-    # History finds the run in the config's store and opens its config
+    # History finds the run in the config's store, names it, and opens its config
     assert at.selectbox(key="history:run").value == run_dir.name
+    [label] = at.selectbox(key="history:run").options
+    assert re.fullmatch(rf"breast-cancer · 2 models · best roc_auc 0\.\d{{4}} \((knn|logistic)\) · "
+                        rf"\d{{4}}-\d\d-\d\d \d\d:\d\d UTC · {run_dir.name}", label), label
     at.text_input(key="text:experiment").input("renamed").run()
     at.button(key="history:open").click().run()
+    at.button(key="pending:discard").click().run()  # "renamed" was never saved: asked first
     assert at.title[0].value == "breast-cancer"
+    assert at.text_input(key="text:storage").value == ".bakeoff"  # relative again, as the user wrote it
     assert SECRET not in shown_text(at) and not at.exception
 
 

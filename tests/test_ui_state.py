@@ -151,3 +151,22 @@ def test_saving_reads_the_source_within_the_loaders_bounds() -> None:
         f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7))
     with pytest.raises(UserError, match="aliases expand to more than"):
         state.to_yaml(cfg, bomb)
+
+
+def test_a_run_reopened_reads_as_the_user_wrote_it_and_is_named_in_words(tmp_path: Path) -> None:
+    from bakeoff.history import label
+    from bakeoff.runs import create_run
+    from bakeoff.spec import anchored
+    from bakeoff.storage import open_store
+    from bakeoff.ui import files
+
+    exp = anchored(parse_yaml(config_text("wine")), tmp_path)  # as `bakeoff run` stores it
+    store = open_store(str(tmp_path / ".bakeoff"))
+    run = create_run(store, exp, "20261202-073000-abcdef")
+    cfg, text = files.open_run_config(run, tmp_path)
+    assert (cfg["dataset"]["uri"], cfg["storage"]) == ("data/wine.csv", ".bakeoff")
+    assert exp.dataset.uri in text  # the text is the run's; saving writes the form's relative paths
+    elsewhere = files.open_run_config(run, tmp_path / "other")[0]
+    assert elsewhere["dataset"]["uri"] == (tmp_path / "data" / "wine.csv").as_uri()  # not under: absolute
+    assert label(run, None) == "wine · 4 models · not finished · 2026-12-02 07:30 UTC · 20261202-073000-abcdef"
+    assert label(create_run(store, exp, "nightly"), None) == "wine · 4 models · not finished · nightly"

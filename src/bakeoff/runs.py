@@ -142,6 +142,14 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
+def started(run_id: str) -> datetime | None:
+    """When a run started, read back from an id ``new_run_id`` made; None for an id given by hand."""
+    try:
+        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
 def checked_run_id(run_id: str, field: str = "--run-id") -> str:
     """A run id that names one folder of runs/ and nothing else, checked before anything is written."""
     if "{{" in run_id:  # a KFP placeholder nobody substituted

@@ -189,9 +189,10 @@ def _run_tab(checked: state.Checked) -> None:
 
 
 def _history_tab(store: str) -> None:
-    run = results.history(state.resolve_uri(store, st.session_state[BASE]))
+    base = st.session_state[BASE]
+    run = results.history(state.resolve_uri(store, base))
     if run and st.button("Open this run's config in the form", key="history:open"):
-        _open(run.store.uri(run.key("config.yaml")))
+        _load(*files.open_run_config(run, base), base, f"the config of run `{run.run_id}`")
         st.rerun()
 
 

@@ -20,7 +20,8 @@ from bakeoff.records import Schema
 from bakeoff.errors import UserError
 from bakeoff.spec import DatasetSpec
 from bakeoff.storage import is_local, local_path, locate, read_uri
-from bakeoff.ui.state import anchored, from_yaml, resolve_uri, to_yaml
+from bakeoff.runs import Run
+from bakeoff.ui.state import anchored, from_yaml, relative, resolve_uri, to_yaml
 
 PREVIEW_ROWS = 20
 
@@ -85,6 +86,13 @@ def open_config(uri: str, base: Path) -> tuple[dict[str, Any], str, Path]:
     except UnicodeDecodeError as exc:
         raise UserError(f"{resolved}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     return from_yaml(text), text, (local_path(resolved).parent if is_local(resolved) else base)
+
+
+def open_run_config(run: Run, base: Path) -> tuple[dict[str, Any], str]:
+    """A past run's config for the form, and its text: its paths relative to ``base`` again
+    where they are under it, and the folder relative paths mean stays ``base`` (not the run's)."""
+    text = run.store.read_bytes(run.key("config.yaml")).decode("utf-8")
+    return relative(from_yaml(text), base), text
 
 
 def save_config(cfg: dict[str, Any], source: str, target: str, base: Path) -> str:

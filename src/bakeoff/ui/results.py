@@ -111,6 +111,25 @@ def live(job: RunJob) -> None:
     poll()
 
 
+LABELS = "history:labels"  # a finished run's label, per store and run: its leaderboard never changes
+
+
+def _label(run: Run) -> str:
+    """``history.label``, read once per finished run: a store of many runs is not read anew on
+    every rerun of the app."""
+    from bakeoff.history import label
+
+    labels = st.session_state.setdefault(LABELS, {})
+    key = (run.store.root, run.run_id)
+    if key in labels:
+        return labels[key]
+    board = run.leaderboard()
+    text = label(run, board)
+    if board is not None:
+        labels[key] = text
+    return text
+
+
 def history(store_uri: str) -> Run | None:
     """Pick a run of the store and show its leaderboard; return it, to open its config."""
     try:
@@ -124,7 +143,8 @@ def history(store_uri: str) -> Run | None:
     if not ids:
         st.info("No runs yet: run one from the Run tab.")
         return None
-    run_id = st.selectbox("run", ids, key="history:run")
+    labels = {i: _label(Run(store, i)) for i in ids}  # once per rerun: one label per run in a draw
+    run_id = st.selectbox("run", ids, key="history:run", format_func=labels.__getitem__)
     run = Run(store, run_id or ids[0])
     board = run.leaderboard()
     if board is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 from bakeoff import catalog
 from bakeoff.errors import UserError
 from bakeoff.spec import Experiment, absolute_uri, load_yaml, parse_experiment, task_problems
+from bakeoff.storage import is_local, local_path
 from bakeoff.ui import roundtrip
 
 Key = str | int
@@ -234,13 +236,33 @@ def resolve_uri(uri: str, base: Path) -> str:
     return absolute_uri(uri, base)
 
 
+_PATHS = ("dataset.uri", "storage")  # the config's fields that name local files or folders
+
+
+def _with_paths(cfg: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    out = copy.deepcopy(cfg)
+    for path in _PATHS:
+        if isinstance(uri := get_in(out, path), str):
+            set_in(out, path, change(uri))
+    return out
+
+
 def anchored(cfg: dict[str, Any], base: Path) -> dict[str, Any]:
     """A copy of ``cfg`` whose data and store say where they are from anywhere: what a config
     saved away from ``base`` needs to still find them (``spec.anchored`` on the plain mapping)."""
-    out = copy.deepcopy(cfg)
-    if isinstance(get_in(out, "dataset.uri"), str):
-        set_in(out, "dataset.uri", absolute_uri(out["dataset"]["uri"], base))
-    storage = out.get("storage", Experiment.model_fields["storage"].default)
-    if isinstance(storage, str):
-        out["storage"] = absolute_uri(storage, base)
-    return out
+    storage = {"storage": cfg.get("storage", Experiment.model_fields["storage"].default)}
+    return _with_paths({**cfg, **storage}, lambda uri: absolute_uri(uri, base))
+
+
+def relative(cfg: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of ``cfg`` with local paths under ``base`` written relative to it, as a person
+    writes them next to the config. A run stores its config anchored (its steps run elsewhere);
+    reopened in the form, it should read as the user wrote it, not as the steps needed it."""
+    root = base.resolve()
+
+    def shorter(uri: str) -> str:
+        if not is_local(uri) or not (path := local_path(uri)).is_absolute() or not path.is_relative_to(root):
+            return uri
+        return path.relative_to(root).as_posix()
+
+    return _with_paths(cfg, shorter)
