@@ -51,6 +51,8 @@ def test_the_issue_example_error_is_word_for_word() -> None:
     (with_model(params={"n_estimators": -3}),
      "models[1].params.n_estimators: The 'n_estimators' parameter of RandomForestRegressor must be"),
     (with_model(name="Forest"), "models[1].name: 'Forest' is not allowed; use lowercase letters"),
+    ({**BASE, "models": [{"name": "self", "estimator": "SelfTrainingClassifier"}]},  # judged by the class
+     "models[0].params: The 'estimator' parameter of SelfTrainingClassifier must be an object"),
     (with_model(name="ridge"), "models[1].name: 'ridge' is used twice"),
     ({**BASE, "experiment": "Bad Name"}, "experiment: 'Bad Name' is not allowed"),
     ({**BASE, "dataset": {"uri": "x.csv"}}, "dataset.target: required field is missing"),

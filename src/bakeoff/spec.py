@@ -340,15 +340,20 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
 
 def _param_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
     """Each unknown parameter and each refused value, one line apiece: sklearn's constraints are
-    per parameter, so every value is judged on its own."""
+    per parameter, so every value is judged on its own. Without frozen constraints the class
+    judges them all together, its defaults included (SelfTrainingClassifier's ``estimator=None``
+    fails), and says only the first."""
     known = info.params
-    problems = []
-    for name, value in model.params.items():
-        if name not in known:
-            problems.append(f"models[{i}].params.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}")
-        elif (bad := _value_problem(info, {name: value})) is not None:
-            problems.append(f"models[{i}].params.{name}: {bad}")
-    return problems
+    problems = [f"models[{i}].params.{name}: unknown parameter of {info.name}{did_you_mean(name, known)}"
+                for name in model.params if name not in known]
+    given = {name: value for name, value in model.params.items() if name in known}
+    if info.constraints is None:
+        if (bad := _value_problem(info, given)) is not None:
+            name = next((p for p in given if f"'{p}' parameter" in bad), None)
+            problems.append(f"models[{i}].params{'.' + name if name else ''}: {bad}")
+        return problems
+    return problems + [f"models[{i}].params.{name}: {bad}" for name, value in given.items()
+                       if (bad := _value_problem(info, {name: value})) is not None]
 
 
 def _value_problem(info: catalog.Facts, params: dict[str, Any]) -> str | None:
@@ -376,6 +381,8 @@ def _space_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
     where = f"models[{i}].search.space"
     pseudo = info.pseudo_params
     known = set(info.params) | pseudo
+    # frozen constraints judge each value alone; a class judges it with the model's other params
+    fixed = {} if info.constraints is not None else {n: v for n, v in model.params.items() if n in info.params}
     problems = []
     for name, dim in model.search.space.items():
         if name not in known:
@@ -385,7 +392,7 @@ def _space_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
         elif name not in pseudo:
             values = dim.choice if isinstance(dim, ChoiceDimension) else list(dim.bounds)
             for value in values:
-                if (bad := _value_problem(info, {name: value})) is not None:
+                if (bad := _value_problem(info, {**fixed, name: value})) is not None:
                     problems.append(f"{where}.{name}: {cut(value)} is not allowed: {bad}")
                     break
     return problems
