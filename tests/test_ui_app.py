@@ -147,6 +147,15 @@ def test_dataset_preview_picks_real_columns_and_filters_the_catalog(at) -> None:
     assert any("lower bound 9 must be below the upper 3" in e for e in main_errors(at))
     at.button(key="unset:models[4].search.space.max_iter").click().run()
     assert "search" not in at.text_area(key="yaml").value and main_errors(at) == []
+    # a parameter set under params is offered too, around its value, and moves into the search
+    at.text_input(key="yaml:models[4].params.alpha").input("0.5").run()
+    offered = at.selectbox(key="add:models[4].search.space").options
+    assert "alpha: {float: [0.05, 5.0], log: true}" in offered
+    assert not [o for o in offered if o.startswith(("random_state:", "copy_X:", "verbose:"))]
+    at.selectbox(key="add:models[4].search.space").select("alpha").run()
+    model = yaml.safe_load(at.text_area(key="yaml").value)["models"][4]
+    assert "alpha" not in model.get("params", {}) and model["search"]["space"]["alpha"]["float"] == [0.05, 5.0]
+    assert main_errors(at) == []
     at.text_input(key="text:dataset.uri").input("missing.csv").run()
     assert any("missing.csv does not exist" in e for e in main_errors(at))
     assert not at.exception

@@ -18,7 +18,7 @@ from bakeoff.catalog import Task
 from bakeoff.records import Schema
 from bakeoff.errors import UserError
 from bakeoff.spec import DatasetSpec, Experiment, ModelSpec, SearchSpec
-from bakeoff.ui import state
+from bakeoff.ui import state, suggest
 from bakeoff.ui.files import PREVIEW_ROWS, Preview, load_preview
 from bakeoff.ui.widgets import UNSET, Form, config, markdown_text, update
 
@@ -84,17 +84,20 @@ def _add_model() -> None:
         st.session_state["new:estimator"] = None
 
 
-def _add_entry(path: str, key: str, choices: dict[str, Any]) -> None:
+def _add_entry(path: str, key: str, choices: dict[str, Any], replaces: str | None) -> None:
     name = st.session_state.get(key)
     if name:
         update(f"{path}.{name}", choices[name])
+        if replaces is not None and state.get_in(config(), f"{replaces}.{name}", UNSET) is not UNSET:
+            update(f"{replaces}.{name}", UNSET)
         st.session_state[key] = None
 
 
 def _entries(form: Form, path: str, choices: dict[str, Any], *, label: Callable[[str], str],
-             default: Callable[[str], Any], help: str, pick: str) -> None:
+             default: Callable[[str], Any], help: str, pick: str, replaces: str | None = None) -> None:
     """A mapping of ``name: value`` rows under ``path``, each removable, and a picker that adds
-    one of ``choices`` (name -> first value). Parameters and search dimensions are both this."""
+    one of ``choices`` (name -> first value). Parameters and search dimensions are both this.
+    An entry added here leaves the mapping at ``replaces`` (a fixed parameter, once searched)."""
     current = state.get_in(config(), path, {})
     for name in current if isinstance(current, dict) else {}:
         value, remove = st.columns([6, 1], vertical_alignment="bottom")
@@ -107,7 +110,7 @@ def _entries(form: Form, path: str, choices: dict[str, Any], *, label: Callable[
     left = [n for n in choices if not isinstance(current, dict) or n not in current]
     st.selectbox(pick, left, index=None, key=key, placeholder=f"choose one of {len(left)}",
                  format_func=lambda n: f"{n}: {state.value_text(choices[n])}",
-                 on_change=_add_entry, args=(path, key, choices))
+                 on_change=_add_entry, args=(path, key, choices, replaces))
 
 
 _EDITED_APART = ("name", "estimator", "params", "search")
@@ -135,18 +138,20 @@ def _model(form: Form, i: int, model: dict[str, Any], task: Task | None) -> None
                      if n in defaults else n,
                      default=lambda n: defaults.get(n, UNSET), help=f"Passed to {estimator}; typed as YAML.")
         with search_tab:
-            _search(form, f"{path}.search", model, defaults)
+            _search(form, path, model, estimator)
         with more_tab:
             form.fields(ModelSpec, path, only=[n for n in ModelSpec.model_fields if n not in _EDITED_APART])
 
 
-def _search(form: Form, path: str, model: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """The dimensions to tune, each started around the parameter's default, then the search's
-    own settings once there is a search."""
+def _search(form: Form, model_path: str, model: dict[str, Any], estimator: str) -> None:
+    """The dimensions to tune, each suggested from the parameter's constraints around the value
+    the model uses now (``suggest.space``), then the search's own settings once there is a search."""
     st.caption(_field(ModelSpec, "search").description)
+    path = f"{model_path}.search"
     fixed = model.get("params") if isinstance(model.get("params"), dict) else {}
-    _entries(form, f"{path}.space", {n: state.dimension_for(d) for n, d in defaults.items() if n not in fixed},
-             pick="add a dimension", label=str, default=lambda _: UNSET,
+    _entries(form, f"{path}.space", suggest.space(estimator, fixed),
+             pick="add a dimension (a parameter set under Parameters moves here)", label=str,
+             default=lambda _: UNSET, replaces=f"{model_path}.params",
              help="{int: [low, high]}, {float: [low, high], log: true} or {choice: [a, b, …]}")
     if isinstance(state.get_in(config(), path), dict):
         form.fields(SearchSpec, path, only=[n for n in SearchSpec.model_fields if n != "space"])

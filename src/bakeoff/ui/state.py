@@ -218,17 +218,6 @@ def new_model(estimator: str, models: Any) -> dict[str, Any]:
     return {"name": model_name(estimator, taken), "estimator": estimator, "params": {}}
 
 
-def dimension_for(default: Any) -> dict[str, Any]:
-    """A first search range for a parameter, drawn around its default, for the user to narrow."""
-    if isinstance(default, bool) or not isinstance(default, (int, float)):
-        return {"choice": [True, False] if isinstance(default, bool) else [default]}
-    if isinstance(default, int):
-        return {"int": [max(1, default // 4), max(2, default * 4)]}
-    if default > 0:
-        return {"float": [float(f"{default / 10:.6g}"), float(f"{default * 10:.6g}")], "log": True}
-    return {"float": [0.0, 1.0]}
-
-
 # -- paths -------------------------------------------------------------------------------------
 
 def resolve_uri(uri: str, base: Path) -> str:
