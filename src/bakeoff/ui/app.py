@@ -108,7 +108,7 @@ def _apply_yaml() -> None:
         st.session_state[YAML_PROBLEM] = "\n".join(exc.problems)
 
 
-def _sidebar(checked: state.Checked) -> None:
+def _sidebar(checked: state.Checked, text: str) -> None:
     base = st.session_state[BASE]
     with st.sidebar:
         st.title("bakeoff")
@@ -134,7 +134,7 @@ def _sidebar(checked: state.Checked) -> None:
                 st.success(f"Saved to `{where}`")
             except UserError as exc:
                 st.error(markdown_text("\n".join(exc.problems)))
-        download.download_button("Download", config_text() if exp else "", file_name="bakeoff.yaml",
+        download.download_button("Download", text if exp else "", file_name="bakeoff.yaml",
                                  mime="application/yaml", disabled=exp is None, key="save:download",
                                  icon=":material/download:")
         if _unsaved():
@@ -151,10 +151,10 @@ def _status(checked: state.Checked) -> None:
     st.error("\n".join([lead, *lines]))
 
 
-def _yaml_tab(checked: state.Checked) -> None:
+def _yaml_tab(checked: state.Checked, text: str) -> None:
     problem = st.session_state.get(YAML_PROBLEM)
     if not problem:
-        st.session_state[YAML] = config_text()
+        st.session_state[YAML] = text
     st.text_area("config", key=YAML, height=520, on_change=_apply_yaml,
                  help="Paste or edit; the form follows when you leave the box (or press Ctrl+Enter).")
     if problem:
@@ -205,7 +205,8 @@ def main() -> None:
     checked = state.check(config(), schema.task if schema else None, data_problems)
     task = state.task_of(config(), schema.task if schema else None)
     form = Form(checked)
-    _sidebar(checked)
+    text = config_text()  # a round trip of the config's own text: once per rerun
+    _sidebar(checked, text)
     st.html(_ASK_BEFORE_LEAVING if _unsaved() else _LEAVE_FREELY, unsafe_allow_javascript=True)
     _pending()
     st.title(str(state.get_in(config(), "experiment") or "new experiment"))
@@ -217,7 +218,7 @@ def main() -> None:
         sections.metrics_section(form, task)
         sections.settings_section(form)
     with tabs[1]:
-        _yaml_tab(checked)
+        _yaml_tab(checked, text)
     with tabs[2]:
         _run_tab(checked)
     with tabs[3]:
