@@ -144,6 +144,13 @@ def test_saving_changes_only_what_was_edited(tmp_path: Path) -> None:
     assert yaml.safe_load(saved) == cfg
 
 
+def test_an_edit_through_a_yaml_alias_changes_only_the_edited_place() -> None:
+    source = "# shared\nbase: &p {C: 1.0}\nother: *p\n"
+    data = {"base": {"C": 1.0}, "other": {"C": 0.5}}
+    assert yaml.safe_load(state.to_yaml(data, source)) == data
+    assert state.to_yaml({"base": {"C": 1.0}, "other": {"C": 1.0}, "new": 1}, source).startswith("# shared\n")
+
+
 def test_saving_reads_the_source_within_the_loaders_bounds() -> None:
     cfg = example()
     with pytest.raises(UserError, match="key 'experiment' is written twice"):

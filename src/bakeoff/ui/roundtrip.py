@@ -36,9 +36,17 @@ def updated(text: str, data: dict[str, Any], source: str = "<yaml>") -> str:
     yaml.indent(mapping=2, sequence=indent or 2, offset=dash_offset or 0)
     if not isinstance(document, dict):
         document = {}
-    merged = _merged(document, data)
+    written = _dumped(yaml, _merged(document, data))
+    if load_yaml(written, source) == data:
+        return written
+    # An anchor shared by two places that now differ (`&defaults` edited through one alias):
+    # the file must say what the form says, so it is written anew, its comments lost.
+    return _dumped(yaml, data)
+
+
+def _dumped(yaml: YAML, document: Any) -> str:
     out = io.StringIO()
-    yaml.dump(merged, out)
+    yaml.dump(document, out)
     return out.getvalue()
 
 
