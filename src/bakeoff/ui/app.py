@@ -76,7 +76,7 @@ def _open(uri: str) -> None:
     except UserError as exc:
         st.session_state[OPEN_PROBLEMS] = exc.problems
         return
-    _load(cfg, text, base, f"`{markdown_text(uri)}`")
+    _load(cfg, text, base, markdown_text(uri))  # escaped, so not in a code span: it would show the escapes
     st.session_state.pop(OPEN_PROBLEMS, None)
 
 
