@@ -11,12 +11,13 @@ import yaml
 from conftest import bakeoff
 
 
-@pytest.mark.parametrize(("store", "expected"), [
-    ("/proc/bakeoff-store", "storage: cannot "),
-    ("{tmp}/a-file/store", "storage: "),
+@pytest.mark.parametrize(("store", "expected", "fix"), [
+    ("/proc/bakeoff-store", "storage: cannot ", "a folder"),
+    ("{tmp}/a-file/store", "storage: ", "a folder"),
+    ("~bakeoff-no-such-user/store", "~bakeoff-no-such-user/store: ", "write the path out in full"),
 ])
 @pytest.mark.parametrize("command", ["validate", "run"])
-def test_an_unwritable_store_is_one_line_and_exit_2(command: str, store: str, expected: str,
+def test_an_unwritable_store_is_one_line_and_exit_2(command: str, store: str, expected: str, fix: str,
                                                     project, tmp_path: Path) -> None:  # noqa: ANN001
     config = project("wine")
     (tmp_path / "a-file").write_text("not a folder")
@@ -29,6 +30,6 @@ def test_an_unwritable_store_is_one_line_and_exit_2(command: str, store: str, ex
 
     assert result.code == 2, result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: {expected}") and "a folder" in line
+    assert line.startswith(f"error: {expected}") and fix in line
     assert "Traceback" not in result.stdout
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before

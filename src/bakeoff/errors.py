@@ -13,11 +13,12 @@ from collections.abc import Iterable, Sequence
 class UserError(Exception):
     """A problem the user caused and can fix: bad config, missing object, unknown estimator.
 
-    ``problems`` holds one line per problem so that a config with three typos reports all three.
+    ``problems`` holds one line per problem so that a config with three typos reports all three;
+    a problem found by two checks (the config's and the store's) is said once.
     """
 
     def __init__(self, *problems: str) -> None:
-        self.problems: tuple[str, ...] = tuple(problems) or ("unknown problem",)
+        self.problems: tuple[str, ...] = tuple(dict.fromkeys(problems)) or ("unknown problem",)
         super().__init__("\n".join(self.problems))
 
 

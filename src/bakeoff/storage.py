@@ -84,7 +84,7 @@ class ObjectStore(Protocol):
 
 class LocalStore:
     def __init__(self, root: str | Path) -> None:
-        self.path = Path(root).expanduser().resolve()
+        self.path = home_expanded(Path(root)).resolve()
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"storage: {self.path} is a file; point the store at a folder")
         self.root = self.path.as_uri()
@@ -297,12 +297,22 @@ def local_path(uri: str) -> Path:
     return Path(uri)
 
 
+def home_expanded(path: Path) -> Path:
+    """``~`` and ``~user`` read as a shell reads them. A user with no home here is a mistake in
+    the config, not a crash: pathlib raises RuntimeError for it."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise UserError(f"{path}: '{path.parts[0]}' names no home folder on this machine; "
+                        "write the path out in full") from None
+
+
 def resolve(uri: str, base: Path) -> str:
     """A local path or file:// URI as an absolute file:// URI, relative ones read against ``base``;
     remote URIs as they are."""
     if not is_local(uri):
         return uri
-    path = local_path(uri).expanduser()
+    path = home_expanded(local_path(uri))
     return (path if path.is_absolute() else base / path).resolve().as_uri()
 
 
@@ -341,7 +351,7 @@ def check_writable(root: str) -> None:
     reach the network."""
     if not is_local(root):
         return
-    path = local_path(root).expanduser().resolve()
+    path = home_expanded(local_path(root)).resolve()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
         raise UserError(f"storage: {path} is under the file {existing}; point the store at a folder")
