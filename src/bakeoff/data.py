@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeoff.catalog import Task
 from bakeoff.costs import Shape
+from bakeoff import records
 from bakeoff.records import Schema
 from bakeoff.errors import UserError, cut, listing, shorten
 from bakeoff.header import column_problems, table_format
@@ -262,22 +263,36 @@ def prepared_prefix(fp: str) -> str:
 
 def write_prepared(store: ObjectStore, fp: str, splits: dict[str, pd.DataFrame], info: TableInfo) -> None:
     prefix = prepared_prefix(fp)
+    digests = {}
     for name, frame in splits.items():
-        store.write_bytes(f"{prefix}/{name}.parquet", _to_parquet(frame))
-    manifest = {"fingerprint": fp, "table": asdict(info),
-                "rows": {name: len(frame) for name, frame in splits.items()}}
-    store.write_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+        store.write_bytes(f"{prefix}/{name}.parquet", parquet := _to_parquet(frame))
+        digests[name] = records.sha256(parquet)
+    manifest = {"schema": records.SCHEMA, "fingerprint": fp, "table": asdict(info),
+                "rows": {name: len(frame) for name, frame in splits.items()}, "splits_sha256": digests}
+    store.write_bytes(f"{prefix}/manifest.json", records.dumps(manifest))
 
 
 def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
-    """The stored facts of a prepared dataset, or None when it was never (fully) prepared."""
+    """The stored facts of a prepared dataset, or None when it was never (fully) prepared, or
+    its manifest or any split is not what was written (then it is prepared again)."""
     from bakeoff.storage import MissingObject
 
+    prefix = prepared_prefix(fp)
+    manifest = records.load(store, f"{prefix}/manifest.json")
     try:
-        manifest = json.loads(store.read_bytes(f"{prepared_prefix(fp)}/manifest.json"))
+        if manifest is None:
+            return None
+        for name, expected in manifest["splits_sha256"].items():
+            if records.sha256(store.read_bytes(f"{prefix}/{name}.parquet")) != expected:
+                records.warn(f"{store.uri(f'{prefix}/{name}.parquet')}: edited or damaged (its sha256 "
+                             "does not match the manifest); the data is prepared again")
+                return None
+        return TableInfo(**manifest["table"])
     except MissingObject:
         return None
-    return TableInfo(**manifest["table"]) if "table" in manifest else None
+    except (KeyError, TypeError, AttributeError):
+        records.warn(f"{store.uri(f'{prefix}/manifest.json')}: not a manifest; the data is prepared again")
+        return None
 
 
 def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,

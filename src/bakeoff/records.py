@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -255,21 +256,37 @@ class Prepared:
 
 # -- reading and writing ----------------------------------------------------------------------------
 
+INTEGRITY = "record_sha256"
+
+
 def dumps(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, indent=2, default=str).encode()
+    """A record as stored: its JSON and the sha256 of its own content, so that ``load`` can
+    tell a damaged or hand-edited record (a metric changed in a cached result.json) from a whole one."""
+    return json.dumps({**obj, INTEGRITY: digest(obj)}, indent=2, default=str).encode()
 
 
 def load(store: ObjectStore, key: str) -> dict[str, Any] | None:
-    """A record's JSON, or None when it is absent, unreadable or of another layout version."""
+    """A record's JSON, or None when it is absent, unreadable, of another layout version, or
+    not what was written (its sha256 does not match): absent, so that the work is redone."""
     try:
         data = json.loads(store.read_bytes(key))
     except MissingObject:
         return None
-    except ValueError:  # truncated or edited by hand: as good as absent, and redone
+    except ValueError:  # truncated or overwritten: as good as absent, and redone
+        warn(f"{store.uri(key)}: damaged (not JSON); it is made again")
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None
+    if data.pop(INTEGRITY, None) != digest(data):
+        warn(f"{store.uri(key)}: edited or damaged (its content does not match its sha256); "
+             "it is made again")
+        return None
     return data
+
+
+def warn(message: str) -> None:
+    """One line on stderr about something the store held that was set aside, not served."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def job_key(job: str, *parts: str) -> str:

@@ -84,6 +84,9 @@ class Run:
             return Leaderboard.from_dict(json.loads(self.store.read_bytes(self.key(LEADERBOARD))))
         except MissingObject:
             return None
+        except (ValueError, KeyError, TypeError, AttributeError):  # truncated or overwritten
+            raise UserError(f"{self.store.uri(self.key(LEADERBOARD))}: damaged (not a leaderboard); "
+                            f"write it again with `bakeoff step compare --run-uri {self.uri}`") from None
 
     def write_leaderboard(self, board: Leaderboard) -> None:
         """Written last by compare: a leaderboard means a finished compare."""
