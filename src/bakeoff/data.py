@@ -272,27 +272,46 @@ def write_prepared(store: ObjectStore, fp: str, splits: dict[str, pd.DataFrame],
     store.write_bytes(f"{prefix}/manifest.json", records.dumps(manifest))
 
 
-def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
-    """The stored facts of a prepared dataset, or None when it was never (fully) prepared, or
-    its manifest or any split is not what was written (then it is prepared again)."""
+PREPARE_AGAIN = "prepare the data again: `bakeoff run` does, or `bakeoff step prepare`"
+
+
+def _manifest(store: ObjectStore, fp: str) -> dict[str, Any]:
+    """A prepared dataset's manifest; ``MissingObject`` when it was never (fully) prepared,
+    ``records.Damaged`` when it is not what was written."""
     from bakeoff.storage import MissingObject
 
-    prefix = prepared_prefix(fp)
-    manifest = records.load(store, f"{prefix}/manifest.json")
+    key = f"{prepared_prefix(fp)}/manifest.json"
+    manifest = records.load(store, key, PREPARE_AGAIN)
+    if manifest is None:  # absent, or written by another layout version
+        raise MissingObject(store.uri(key))
+    return manifest
+
+
+def _split_bytes(store: ObjectStore, fp: str, name: str, manifest: dict[str, Any]) -> bytes:
+    """A split's Parquet bytes, refused (``records.Damaged``) unless they are what the manifest says."""
+    key = f"{prepared_prefix(fp)}/{name}.parquet"
+    raw = store.read_bytes(key)
+    if records.sha256(raw) != manifest["splits_sha256"][name]:
+        raise records.Damaged(store.uri(key), "its sha256 does not match manifest.json", PREPARE_AGAIN)
+    return raw
+
+
+def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
+    """The stored facts of a prepared dataset, or None when it was never (fully) prepared, or
+    its manifest or any split is not what was written: then it is prepared again, with one
+    warning line (a truncated split once failed every model, even with --no-cache)."""
+    from bakeoff.storage import MissingObject
+
     try:
-        if manifest is None:
-            return None
-        for name, expected in manifest["splits_sha256"].items():
-            if records.sha256(store.read_bytes(f"{prefix}/{name}.parquet")) != expected:
-                records.warn(f"{store.uri(f'{prefix}/{name}.parquet')}: edited or damaged (its sha256 "
-                             "does not match the manifest); the data is prepared again")
-                return None
-        return TableInfo(**manifest["table"])
+        manifest = _manifest(store, fp)
+        for name in manifest["splits_sha256"]:
+            _split_bytes(store, fp, name, manifest)
     except MissingObject:
         return None
-    except (KeyError, TypeError, AttributeError):
-        records.warn(f"{store.uri(f'{prefix}/manifest.json')}: not a manifest; the data is prepared again")
+    except records.Damaged as exc:
+        records.warn(f"{exc.uri}: damaged ({exc.why}); the data is prepared again")
         return None
+    return TableInfo(**manifest["table"])
 
 
 def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
@@ -307,7 +326,7 @@ def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    raw = store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")
+    raw = _split_bytes(store, fp, name, _manifest(store, fp))
     table = pq.ParquetFile(io.BytesIO(raw))
     features = {}
     for column in schema.features:
@@ -353,7 +372,7 @@ class Splits:
 
     def rows(self) -> dict[str, int]:
         """Rows of each split, from the manifest prepare wrote (no split is read)."""
-        manifest = json.loads(self._store.read_bytes(f"{prepared_prefix(self._fp)}/manifest.json"))
+        manifest = _manifest(self._store, self._fp)
         return {name: int(manifest["rows"][name]) for name in SPLITS}
 
 
