@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bakeoff import storage
@@ -53,9 +55,17 @@ def test_s3_store(s3_env) -> None:  # noqa: ANN001
     assert names == ["some/prefix/runs/a/config.yaml"]
 
 
-def test_s3_missing_bucket_is_a_user_error(s3_env) -> None:  # noqa: ANN001
-    with pytest.raises(UserError, match="bucket 'no-such-bucket' does not exist; create it first"):
-        open_store("s3://no-such-bucket").read_bytes("x")
+def test_s3_missing_bucket_is_a_user_error_when_read_and_created_when_written(s3_env, capsys) -> None:  # noqa: ANN001
+    store = open_store("s3://no-such-bucket/prefix")
+    with pytest.raises(UserError, match=r"bucket 'no-such-bucket' does not exist at http://127.0.0.1:\d+; check the "
+                                        r"name \(`bakeoff run` creates its store's bucket\)"):
+        store.read_bytes("x")
+
+    store.write_bytes("runs/a/config.yaml", b"x")
+
+    assert store.read_bytes("runs/a/config.yaml") == b"x"
+    assert capsys.readouterr().err == (f"note: storage: created the bucket 'no-such-bucket' at {s3_env.endpoint}, "
+                                       "which did not exist\n")
 
 
 def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: ANN001
@@ -65,9 +75,26 @@ def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(storage.time, "sleep", lambda _: None)
-    with pytest.raises(UserError, match=r"cannot reach S3 at http://127.0.0.1:.*; check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\)"):
+    monkeypatch.setenv("BAKEOFF_S3_RETRY_SECONDS", "1")
+    monkeypatch.setattr(storage, "_gave_up_at", None)
+    unreachable = r"cannot reach S3 at http://127.0.0.1:.*; check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\)"
+    started = time.monotonic()
+    with pytest.raises(UserError, match=unreachable):
         open_store("s3://bucket").read_bytes("x")
+    retried = time.monotonic() - started
+    with pytest.raises(UserError, match=unreachable):  # the same outage: tried once, not a budget again
+        open_store("s3://bucket").read_bytes("y")
+    again = time.monotonic() - started - retried
+
+    assert 1 <= retried < 4, f"retried for {retried:.2f} s with a budget of 1 s"
+    assert again < 0.5, f"{again:.2f} s for the second request"
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1e9"])
+def test_a_retry_budget_that_is_not_seconds_is_one_line(monkeypatch, value: str) -> None:  # noqa: ANN001
+    monkeypatch.setenv("BAKEOFF_S3_RETRY_SECONDS", value)
+    with pytest.raises(UserError, match=r"^BAKEOFF_S3_RETRY_SECONDS: .* set it like 15$"):
+        storage.retry_seconds()
 
 
 def test_invalid_bucket_name_is_a_user_error() -> None:
