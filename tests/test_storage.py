@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from bakeoff import storage
 from bakeoff.errors import UserError
 from bakeoff.storage import LocalStore, MissingObject, S3Store, open_store
+from standin_http import QuietHandler
 
 
 def exercise(store: storage.ObjectStore) -> None:
@@ -88,6 +91,39 @@ def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: 
 
     assert 1 <= retried < 4, f"retried for {retried:.2f} s with a budget of 1 s"
     assert again < 0.5, f"{again:.2f} s for the second request"
+
+
+class NotS3(QuietHandler):
+    """A web server where S3 should be: a proxy's error page, a half-started service."""
+
+    status = 500
+
+    def _answer(self) -> None:
+        self._text("internal error", status=self.status)
+
+    do_GET = do_PUT = do_HEAD = _answer
+
+
+@pytest.mark.parametrize(("status", "retried"), [(500, True), (403, False)])
+def test_an_endpoint_that_is_not_s3_is_one_line(monkeypatch, status: int, retried: bool) -> None:  # noqa: ANN001
+    """A 5xx is retried for the budget, anything else refused at once; neither is a traceback
+    (minio raises InvalidResponseError for a non-XML answer)."""
+    handler = type("Answers", (NotS3,), {"status": status})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("BAKEOFF_S3_RETRY_SECONDS", "1")
+    monkeypatch.setattr(storage, "_gave_up_at", None)
+    started = time.monotonic()
+    try:
+        with pytest.raises(UserError, match=rf"^s3://bucket/x: {endpoint} answered HTTP {status}, not as S3 does; "
+                                            r"check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\) names an S3 server"):
+            open_store("s3://bucket").read_bytes("x")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (time.monotonic() - started >= 1) is retried
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "1e9"])

@@ -198,7 +198,7 @@ def _retrying(call: Callable[[], T], *, base_delay: float = 0.2, max_delay: floa
     in all; fail fast on the rest. Once a request of this process has run out of retries, the
     next ones within the same span try once: one outage costs a process one budget, not one
     per request (a step makes dozens)."""
-    from minio.error import S3Error
+    from minio.error import MinioException, S3Error
     from urllib3.exceptions import HTTPError as Urllib3Error
 
     global _gave_up_at
@@ -216,6 +216,10 @@ def _retrying(call: Callable[[], T], *, base_delay: float = 0.2, max_delay: floa
             if exc.code not in transient_codes:
                 raise
             failure: Exception = exc
+        except MinioException as exc:  # an answer that is not S3's: a proxy's 502, a server's 500
+            if http_status(exc) < 500:
+                raise
+            failure = exc
         except Urllib3Error as exc:
             failure = exc
         left = budget - (time.monotonic() - started)
@@ -224,6 +228,12 @@ def _retrying(call: Callable[[], T], *, base_delay: float = 0.2, max_delay: floa
             raise failure
         time.sleep(min(left, min(max_delay, base_delay * 2**attempt) * (0.5 + random.random())))
     raise AssertionError("unreachable")
+
+
+def http_status(exc: Exception) -> int:
+    """The HTTP status of an answer minio could not read as S3's (``ServerError`` says it;
+    ``InvalidResponseError`` keeps it as ``_code``, which it also pickles)."""
+    return int(getattr(exc, "status_code", None) or getattr(exc, "_code", None) or 0)
 
 
 def _http_client() -> Any:
@@ -270,7 +280,7 @@ class S3Store:
     @contextlib.contextmanager
     def _explained(self, key: str) -> Iterator[None]:
         """Turn the S3 errors a user can fix into one line that says how; the rest stay bugs."""
-        from minio.error import S3Error
+        from minio.error import MinioException, S3Error
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
@@ -285,6 +295,9 @@ class S3Store:
                 raise UserError(f"{self.uri(key)}: access denied ({exc.code}); check {ACCESS_KEY} "
                                 f"and {SECRET_KEY}") from None
             raise
+        except MinioException as exc:  # an HTTP answer, but not S3's
+            raise UserError(f"{self.uri(key)}: {s3_endpoint()} answered HTTP {http_status(exc)}, not as S3 "
+                            f"does; check {ENDPOINT} names an S3 server, and that it is up") from None
         except Urllib3Error:
             raise UserError(f"{self.uri(key)}: cannot reach S3 at {s3_endpoint()}; check {ENDPOINT}") from None
 
