@@ -296,6 +296,13 @@ def _split_bytes(store: ObjectStore, fp: str, name: str, manifest: dict[str, Any
     return raw
 
 
+def stored_table(store: ObjectStore, fp: str) -> TableInfo:
+    """The table facts a prepared dataset's manifest holds, the manifest checked but not the
+    splits: for a runner that plans right after prepare checked or wrote them (hashing them
+    again would read the whole dataset, from S3 on a cluster, for a row count)."""
+    return TableInfo(**_manifest(store, fp)["table"])
+
+
 def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
     """The stored facts of a prepared dataset, or None when it was never (fully) prepared, or
     its manifest or any split is not what was written: then it is prepared again, with one
