@@ -45,9 +45,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    port = _free_port()
+def start_moto(port: int) -> tuple[S3Server, subprocess.Popen]:
+    """A moto server on 127.0.0.1:``port``, once it listens (the fault tests restart one on the
+    same port); stop it by its PID."""
     proc = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
@@ -58,12 +58,19 @@ def s3_server() -> Iterator[S3Server]:
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 raise RuntimeError("moto_server did not start")
             time.sleep(0.1)
     env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+    return S3Server(endpoint, env), proc
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server, proc = start_moto(_free_port())
     try:
-        yield S3Server(endpoint, env)
+        yield server
     finally:
         proc.terminate()
         try:

@@ -65,7 +65,7 @@ def test_without_a_cluster_flag_kubernetes_is_skipped_and_the_store_still_checke
 
 
 @pytest.mark.parametrize("problem, check, expected", [
-    ("no-bucket", "store", "failed s3://no-such-bucket/doctor/runs: bucket 'no-such-bucket' does not exist; create it"),
+    ("no-bucket", "store", "failed s3://no-such-bucket/doctor/runs: bucket 'no-such-bucket' does not exist at http://127.0.0.1:"),
     ("no-namespace", "kubernetes", "failed --namespace: namespace 'elsewhere' does not exist; create it"),
     ("bad-token", "kubernetes", "failed --context: Kubernetes refused a request in namespace bakeoff (HTTP 401: Unauthorized); check your kubeconfig"),
     ("no-kubeconfig", "kubernetes", "failed --context: no usable kubeconfig"),

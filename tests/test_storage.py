@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import ThreadingHTTPServer
+
 import pytest
 
 from bakeoff import storage
 from bakeoff.errors import UserError
 from bakeoff.storage import LocalStore, MissingObject, S3Store, open_store
+from standin_http import QuietHandler
 
 
 def exercise(store: storage.ObjectStore) -> None:
@@ -53,9 +58,17 @@ def test_s3_store(s3_env) -> None:  # noqa: ANN001
     assert names == ["some/prefix/runs/a/config.yaml"]
 
 
-def test_s3_missing_bucket_is_a_user_error(s3_env) -> None:  # noqa: ANN001
-    with pytest.raises(UserError, match="bucket 'no-such-bucket' does not exist; create it first"):
-        open_store("s3://no-such-bucket").read_bytes("x")
+def test_s3_missing_bucket_is_a_user_error_when_read_and_created_when_written(s3_env, capsys) -> None:  # noqa: ANN001
+    store = open_store("s3://no-such-bucket/prefix")
+    with pytest.raises(UserError, match=r"bucket 'no-such-bucket' does not exist at http://127.0.0.1:\d+; check the "
+                                        r"name \(`bakeoff run` creates its store's bucket\)"):
+        store.read_bytes("x")
+
+    store.write_bytes("runs/a/config.yaml", b"x")
+
+    assert store.read_bytes("runs/a/config.yaml") == b"x"
+    assert capsys.readouterr().err == (f"note: storage: created the bucket 'no-such-bucket' at {s3_env.endpoint}, "
+                                       "which did not exist\n")
 
 
 def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: ANN001
@@ -65,9 +78,59 @@ def test_s3_unreachable_endpoint_is_a_user_error(monkeypatch) -> None:  # noqa: 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(storage.time, "sleep", lambda _: None)
-    with pytest.raises(UserError, match=r"cannot reach S3 at http://127.0.0.1:.*; check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\)"):
+    monkeypatch.setenv("BAKEOFF_S3_RETRY_SECONDS", "1")
+    monkeypatch.setattr(storage, "_gave_up_at", None)
+    unreachable = r"cannot reach S3 at http://127.0.0.1:.*; check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\)"
+    started = time.monotonic()
+    with pytest.raises(UserError, match=unreachable):
         open_store("s3://bucket").read_bytes("x")
+    retried = time.monotonic() - started
+    with pytest.raises(UserError, match=unreachable):  # the same outage: tried once, not a budget again
+        open_store("s3://bucket").read_bytes("y")
+    again = time.monotonic() - started - retried
+
+    assert 1 <= retried < 4, f"retried for {retried:.2f} s with a budget of 1 s"
+    assert again < 0.5, f"{again:.2f} s for the second request"
+
+
+class NotS3(QuietHandler):
+    """A web server where S3 should be: a proxy's error page, a half-started service."""
+
+    status = 500
+
+    def _answer(self) -> None:
+        self._text("internal error", status=self.status)
+
+    do_GET = do_PUT = do_HEAD = _answer
+
+
+@pytest.mark.parametrize(("status", "retried"), [(500, True), (403, False)])
+def test_an_endpoint_that_is_not_s3_is_one_line(monkeypatch, status: int, retried: bool) -> None:  # noqa: ANN001
+    """A 5xx is retried for the budget, anything else refused at once; neither is a traceback
+    (minio raises InvalidResponseError for a non-XML answer)."""
+    handler = type("Answers", (NotS3,), {"status": status})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("BAKEOFF_S3_RETRY_SECONDS", "1")
+    monkeypatch.setattr(storage, "_gave_up_at", None)
+    started = time.monotonic()
+    try:
+        with pytest.raises(UserError, match=rf"^s3://bucket/x: {endpoint} answered HTTP {status}, not as S3 does; "
+                                            r"check BAKEOFF_S3_ENDPOINT_URL \(or AWS_ENDPOINT_URL\) names an S3 server"):
+            open_store("s3://bucket").read_bytes("x")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (time.monotonic() - started >= 1) is retried
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "1e9"])
+def test_a_retry_budget_that_is_not_seconds_is_one_line(monkeypatch, value: str) -> None:  # noqa: ANN001
+    monkeypatch.setenv("BAKEOFF_S3_RETRY_SECONDS", value)
+    with pytest.raises(UserError, match=r"^BAKEOFF_S3_RETRY_SECONDS: .* set it like 15$"):
+        storage.retry_seconds()
 
 
 def test_invalid_bucket_name_is_a_user_error() -> None:

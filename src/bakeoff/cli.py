@@ -427,6 +427,7 @@ def runs(store: StoreOption = None) -> None:
     """List past runs in a store, newest last, with their leader."""
     from rich.table import Table
 
+    from bakeoff.records import Damaged
     from bakeoff.runs import Run
 
     opened, ids = _store_with_runs(store)
@@ -435,7 +436,11 @@ def runs(store: StoreOption = None) -> None:
         table.add_column(col)
     for run_id in ids:
         r = Run(opened, run_id)
-        board = r.leaderboard()
+        try:
+            board = r.leaderboard()
+        except Damaged as exc:  # one damaged run does not hide the others
+            table.add_row(run_id, "", "", f"[red]damaged[/]: {exc.why}", "")
+            continue
         if board is None:
             table.add_row(run_id, "", "", "[yellow]unfinished[/]", "")
             continue

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeoff.catalog import Task
 from bakeoff.costs import Shape
+from bakeoff import records
 from bakeoff.records import Schema
 from bakeoff.errors import UserError, cut, listing, shorten
 from bakeoff.header import column_problems, table_format
@@ -262,22 +263,62 @@ def prepared_prefix(fp: str) -> str:
 
 def write_prepared(store: ObjectStore, fp: str, splits: dict[str, pd.DataFrame], info: TableInfo) -> None:
     prefix = prepared_prefix(fp)
+    digests = {}
     for name, frame in splits.items():
-        store.write_bytes(f"{prefix}/{name}.parquet", _to_parquet(frame))
-    manifest = {"fingerprint": fp, "table": asdict(info),
-                "rows": {name: len(frame) for name, frame in splits.items()}}
-    store.write_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+        store.write_bytes(f"{prefix}/{name}.parquet", parquet := _to_parquet(frame))
+        digests[name] = records.sha256(parquet)
+    manifest = {"schema": records.SCHEMA, "fingerprint": fp, "table": asdict(info),
+                "rows": {name: len(frame) for name, frame in splits.items()}, "splits_sha256": digests}
+    store.write_bytes(f"{prefix}/manifest.json", records.dumps(manifest))
+
+
+PREPARE_AGAIN = "prepare the data again: `bakeoff run` does, or `bakeoff step prepare`"
+
+
+def _manifest(store: ObjectStore, fp: str) -> dict[str, Any]:
+    """A prepared dataset's manifest; ``MissingObject`` when it was never (fully) prepared,
+    ``records.Damaged`` when it is not what was written."""
+    from bakeoff.storage import MissingObject
+
+    key = f"{prepared_prefix(fp)}/manifest.json"
+    manifest = records.load(store, key, PREPARE_AGAIN)
+    if manifest is None:  # absent, or written by another layout version
+        raise MissingObject(store.uri(key))
+    return manifest
+
+
+def _split_bytes(store: ObjectStore, fp: str, name: str, manifest: dict[str, Any]) -> bytes:
+    """A split's Parquet bytes, refused (``records.Damaged``) unless they are what the manifest says."""
+    key = f"{prepared_prefix(fp)}/{name}.parquet"
+    raw = store.read_bytes(key)
+    if records.sha256(raw) != manifest["splits_sha256"][name]:
+        raise records.Damaged(store.uri(key), "its sha256 does not match manifest.json", PREPARE_AGAIN)
+    return raw
+
+
+def stored_table(store: ObjectStore, fp: str) -> TableInfo:
+    """The table facts a prepared dataset's manifest holds, the manifest checked but not the
+    splits: for a runner that plans right after prepare checked or wrote them (hashing them
+    again would read the whole dataset, from S3 on a cluster, for a row count)."""
+    return TableInfo(**_manifest(store, fp)["table"])
 
 
 def prepared_table(store: ObjectStore, fp: str) -> TableInfo | None:
-    """The stored facts of a prepared dataset, or None when it was never (fully) prepared."""
+    """The stored facts of a prepared dataset, or None when it was never (fully) prepared, or
+    its manifest or any split is not what was written: then it is prepared again, with one
+    warning line (a truncated split once failed every model, even with --no-cache)."""
     from bakeoff.storage import MissingObject
 
     try:
-        manifest = json.loads(store.read_bytes(f"{prepared_prefix(fp)}/manifest.json"))
+        manifest = _manifest(store, fp)
+        for name in manifest["splits_sha256"]:
+            _split_bytes(store, fp, name, manifest)
     except MissingObject:
         return None
-    return TableInfo(**manifest["table"]) if "table" in manifest else None
+    except records.Damaged as exc:
+        records.warn(f"{exc.uri}: damaged ({exc.why}); the data is prepared again")
+        return None
+    return TableInfo(**manifest["table"])
 
 
 def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
@@ -292,7 +333,7 @@ def read_split(store: ObjectStore, fp: str, name: str, schema: Schema,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    raw = store.read_bytes(f"{prepared_prefix(fp)}/{name}.parquet")
+    raw = _split_bytes(store, fp, name, _manifest(store, fp))
     table = pq.ParquetFile(io.BytesIO(raw))
     features = {}
     for column in schema.features:
@@ -338,7 +379,7 @@ class Splits:
 
     def rows(self) -> dict[str, int]:
         """Rows of each split, from the manifest prepare wrote (no split is read)."""
-        manifest = json.loads(self._store.read_bytes(f"{prepared_prefix(self._fp)}/manifest.json"))
+        manifest = _manifest(self._store, self._fp)
         return {name: int(manifest["rows"][name]) for name in SPLITS}
 
 

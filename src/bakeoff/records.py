@@ -18,9 +18,11 @@ every key new), and what lets the local runner reuse a result. A job's id is the
 *context* (the data fingerprint, the feature schema, the metrics, the bootstrap seed and the
 preparing code) and of the model's *spec* (estimator, params, search).
 
-Every record carries ``schema``, the version of its own layout. One that fails to parse, has
-another version, or names an artifact whose sha256 does not match is treated as absent: the work
-is redone rather than served wrong.
+Every record carries ``schema``, the version of its own layout, and ``record_sha256``, the sha256
+of its own content. One of another version is treated as absent. One that fails to parse, does not
+match its sha256, or names an artifact whose sha256 does not match is ``Damaged``: a cache lookup
+redoes the work (with one warning line), any other reader names the file and the fix. Nothing
+damaged or edited is served.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from bakeoff.metrics import Outcome
     from bakeoff.spec import ModelSpec
 
-SCHEMA = 1
+SCHEMA = 2  # 2: records carry their own sha256 (record_sha256); those of 1 are simply redone
 JOB = "job.json"
 RESULT = "result.json"
 MODEL = "model.skops"
@@ -255,21 +258,44 @@ class Prepared:
 
 # -- reading and writing ----------------------------------------------------------------------------
 
+INTEGRITY = "record_sha256"
+
+
 def dumps(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, indent=2, default=str).encode()
+    """A record as stored: its JSON and the sha256 of its own content, so that ``load`` can
+    tell a damaged or hand-edited record (a metric changed in a cached result.json) from a whole one."""
+    return json.dumps({**obj, INTEGRITY: digest(obj)}, indent=2, default=str).encode()
 
 
-def load(store: ObjectStore, key: str) -> dict[str, Any] | None:
-    """A record's JSON, or None when it is absent, unreadable or of another layout version."""
+class Damaged(UserError):
+    """A record or artifact in the store that is not what was written (truncated, overwritten,
+    edited by hand). Each reader decides what follows: a cache lookup redoes the work, with one
+    ``warning:`` line; a reader with nothing to redo it from names the file and the fix."""
+
+    def __init__(self, uri: str, why: str, fix: str) -> None:
+        super().__init__(f"{uri}: damaged ({why}); {fix}")
+        self.uri, self.why = uri, why
+
+
+def load(store: ObjectStore, key: str, fix: str) -> dict[str, Any] | None:
+    """A record's JSON, or None when it is absent or of another layout version; ``Damaged``
+    (ending in ``fix``) when it does not parse or does not match its own sha256."""
     try:
         data = json.loads(store.read_bytes(key))
     except MissingObject:
         return None
-    except ValueError:  # truncated or edited by hand: as good as absent, and redone
-        return None
+    except ValueError:  # truncated or overwritten (bad UTF-8 is a ValueError too)
+        raise Damaged(store.uri(key), "not JSON", fix) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None
+    if data.pop(INTEGRITY, None) != digest(data):
+        raise Damaged(store.uri(key), "its content does not match its record_sha256: edited or cut", fix)
     return data
+
+
+def warn(message: str) -> None:
+    """One line on stderr about something the store held that was set aside, not served."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def job_key(job: str, *parts: str) -> str:
@@ -282,7 +308,7 @@ def write_job(store: ObjectStore, job: Job) -> str:
 
 
 def read_job(store: ObjectStore, job: str) -> Job:
-    data = load(store, job_key(job, JOB))
+    data = load(store, job_key(job, JOB), "run prepare again, which writes it")
     if data is None:
         raise UserError(f"job: {store.uri(job_key(job, JOB))} is missing or unreadable; prepare writes "
                         "one for every model of the config: run prepare again (or recompile the "
@@ -301,21 +327,26 @@ def save_artifact(store: ObjectStore, job: str, attempt: str, name: str, data: b
     return Artifact(key, sha256(data), len(data))
 
 
+RETRAIN = "retrain it with --no-cache"
+
+
 def read_artifact(store: ObjectStore, artifact: Artifact) -> bytes:
-    """An artifact's bytes, refused when they are not what the result recorded."""
+    """An artifact's bytes, refused (``Damaged``) when they are not what the result recorded."""
     data = store.read_bytes(artifact.key)
     if sha256(data) != artifact.sha256:
-        raise UserError(f"{store.uri(artifact.key)}: its sha256 does not match its result.json (edited "
-                        "or damaged); retrain it with --no-cache")
+        raise Damaged(store.uri(artifact.key), "its sha256 does not match its result.json", RETRAIN)
     return data
 
 
 def verified(store: ObjectStore, result: ModelResult) -> bool:
-    """Every artifact the result names is there, whole and unchanged."""
+    """Every artifact the result names is there, whole and unchanged; raises ``Damaged`` for
+    the first one that is not."""
     try:
-        return all(sha256(store.read_bytes(a.key)) == a.sha256 for a in result.artifacts.values())
+        for artifact in result.artifacts.values():
+            read_artifact(store, artifact)
     except MissingObject:
         return False
+    return True
 
 
 def write_result(store: ObjectStore, result: ModelResult) -> None:
@@ -323,7 +354,7 @@ def write_result(store: ObjectStore, result: ModelResult) -> None:
 
 
 def read_result(store: ObjectStore, job: str) -> ModelResult | None:
-    data = load(store, job_key(job, RESULT))
+    data = load(store, job_key(job, RESULT), RETRAIN)
     return None if data is None else ModelResult.from_dict(data)
 
 
@@ -335,5 +366,5 @@ def load_outcome(store: ObjectStore, result: ModelResult) -> Outcome | None:
     artifact = result.artifacts.get("predictions")
     try:
         return None if artifact is None else Outcome.from_npz(read_artifact(store, artifact))
-    except (UserError, ValueError, OSError):  # missing, checksum mismatch, or not an npz
+    except (UserError, ValueError, OSError):  # missing, damaged, or not an npz
         return None

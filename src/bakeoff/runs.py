@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.errors import UserError, cut
+from bakeoff.errors import UserError, cut, shorten
 from bakeoff.storage import MissingObject, ObjectStore, open_store
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bakeoff.records import ModelResult, Prepared
 
 LEADERBOARD = "leaderboard.json"
+NEW_RUN = "start a new run with `bakeoff run CONFIG`"
 # \Z, not $: "$" also matches before a final newline, and "x\n" is no folder name a run should get
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _PARSED: dict[bytes, Experiment] = {}
@@ -73,8 +74,26 @@ class Run:
 
         raw = self._config_bytes()
         if raw not in _PARSED:
-            _PARSED[raw] = parse_config_bytes(raw, self.store.uri(self.key("config.yaml")))
+            source = self.store.uri(self.key("config.yaml"))
+            try:
+                _PARSED[raw] = parse_config_bytes(raw, source)
+            except UserError as exc:  # it was valid when the run was created: damaged since
+                from bakeoff.records import Damaged
+
+                why = exc.problems[0].removeprefix(f"{source}: ").split("; ")[0]
+                raise Damaged(source, shorten(why), NEW_RUN) from None
         return _PARSED[raw].model_copy(deep=True)  # callers may not share one mutable object
+
+    def prepared_config(self) -> tuple[Experiment, Prepared]:
+        """The run's config and what prepare decided from it; ``Damaged`` when the config is no
+        longer the one prepared (cut or edited into another valid config)."""
+        from bakeoff.records import Damaged
+
+        exp, prepared = self.config(), self.prepared()
+        if exp.digest() != prepared.config_digest:
+            raise Damaged(self.store.uri(self.key("config.yaml")), "not the config this run was prepared with",
+                          NEW_RUN)
+        return exp, prepared
 
     def leaderboard(self) -> Leaderboard | None:
         """The ranked results, or None while compare has not written them."""
@@ -84,6 +103,15 @@ class Run:
             return Leaderboard.from_dict(json.loads(self.store.read_bytes(self.key(LEADERBOARD))))
         except MissingObject:
             return None
+        except (ValueError, KeyError, TypeError, AttributeError):  # truncated or overwritten
+            from bakeoff.records import Damaged
+
+            raise Damaged(self.store.uri(self.key(LEADERBOARD)), "not a leaderboard", self.compare_again) from None
+
+    @property
+    def compare_again(self) -> str:
+        """The fix for a damaged file that compare writes."""
+        return f"write it again with `bakeoff step compare --run-uri {self.uri}`"
 
     def write_leaderboard(self, board: Leaderboard) -> None:
         """Written last by compare: a leaderboard means a finished compare."""
@@ -100,7 +128,8 @@ class Run:
         """What prepare decided for this run; an error naming the fix when it never finished."""
         from bakeoff import records
 
-        data = records.load(self.store, self.key("prepared.json"))
+        data = records.load(self.store, self.key("prepared.json"),
+                            f"prepare it again with `bakeoff step prepare --run-uri {self.uri}`")
         if data is None:
             raise UserError(f"--run-uri: run {self.run_id} was never prepared (prepared.json is missing "
                             "or unreadable): its prepare step failed (read its log) or never ran; run "
@@ -116,7 +145,7 @@ class Run:
         """This run's view of one model's outcome, once compare (or the runner) recorded it."""
         from bakeoff import records
 
-        data = records.load(self.store, self.key("models", model, records.RESULT))
+        data = records.load(self.store, self.key("models", model, records.RESULT), self.compare_again)
         return None if data is None else records.ModelResult.from_dict(data)
 
     def pipeline(self, model: str) -> Any:

@@ -91,15 +91,20 @@ def prepare(run_uri: str) -> Prepared:
 
 def reusable(store_root: str, job: str) -> ModelResult | None:
     """A job's result that may be served instead of training: it succeeded, the same code made
-    it, and every artifact it names is still whole."""
+    it, and it and every artifact it names are still whole (else it is trained again, with one
+    warning line)."""
     from bakeoff.storage import open_store
     from bakeoff.versions import code_identity
 
     store = open_store(store_root)
-    result = records.read_result(store, job)
-    if result is None or not result.ok or result.code != code_identity():
+    try:
+        result = records.read_result(store, job)
+        if result is None or not result.ok or result.code != code_identity():
+            return None
+        return result if records.verified(store, result) else None
+    except records.Damaged as exc:
+        records.warn(f"{exc.uri}: damaged ({exc.why}); the model is trained again")
         return None
-    return result if records.verified(store, result) else None
 
 
 def train(store_root: str, job_id: str, model: str, *, threads: int | None = None,
@@ -197,8 +202,7 @@ def compare(run_uri: str) -> Any:
     from bakeoff.runs import Run
 
     run = Run.from_uri(run_uri)
-    exp = run.config()
-    prepared = run.prepared()
+    exp, prepared = run.prepared_config()
     results: dict[str, ModelResult | None] = {m: record(run, prepared, m) for m in prepared.models}
     outcomes = {name: outcome for name, result in results.items()
                 if result is not None and result.ok and (outcome := records.load_outcome(run.store, result))}

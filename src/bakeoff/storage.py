@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlparse
 
 from bakeoff.errors import UserError, shorten
@@ -166,23 +168,84 @@ class MissingObject(UserError):
         self.object_uri = uri
 
 
-def _retrying(call: Callable[[], T], *, attempts: int = 5, base_delay: float = 0.2) -> T:
-    """Retry transient S3 failures with jittered exponential backoff; fail fast on the rest."""
-    from minio.error import S3Error
+RETRY_SECONDS = "BAKEOFF_S3_RETRY_SECONDS"
+DEFAULT_RETRY_SECONDS = 15.0
+# One attempt's bounds: minio's own are 5 minutes each, so a server that accepts connections and
+# never answers (stopped, or behind a dead proxy) held a step for 5 minutes per request.
+CONNECT_SECONDS = 5.0
+READ_SECONDS = 20.0  # between two bytes of an answer, not for the whole object
+_gave_up_at: float | None = None  # when this process last ran out of retries: S3 was down
+
+
+def retry_seconds() -> float:
+    """How long one S3 request is retried before the step fails (BAKEOFF_S3_RETRY_SECONDS):
+    long enough to ride out a server's restart or a network blip, short enough that an outage
+    is one line within seconds rather than minutes. A failed step is retried by Kubeflow anyway."""
+    raw = os.environ.get(RETRY_SECONDS)
+    try:
+        seconds = float(raw) if raw else DEFAULT_RETRY_SECONDS
+    except ValueError:
+        raise UserError(f"{RETRY_SECONDS}: {shorten(raw or '')!r} is not a number of seconds; set it "
+                        f"like {DEFAULT_RETRY_SECONDS:g}") from None
+    if not 0 <= seconds <= 3600:
+        raise UserError(f"{RETRY_SECONDS}: {seconds:g} is outside 0..3600 seconds; set it like "
+                        f"{DEFAULT_RETRY_SECONDS:g}")
+    return seconds
+
+
+def _retrying(call: Callable[[], T], *, base_delay: float = 0.2, max_delay: float = 2.0) -> T:
+    """Retry transient S3 failures with jittered exponential backoff for ``retry_seconds()``
+    in all; fail fast on the rest. Once a request of this process has run out of retries, the
+    next ones within the same span try once: one outage costs a process one budget, not one
+    per request (a step makes dozens)."""
+    from minio.error import MinioException, S3Error
     from urllib3.exceptions import HTTPError as Urllib3Error
 
+    global _gave_up_at
     transient_codes = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"}
-    for attempt in range(attempts):
+    budget = retry_seconds()
+    started = time.monotonic()
+    if _gave_up_at is not None and started - _gave_up_at < budget:
+        budget = 0.0
+    for attempt in itertools.count():
         try:
-            return call()
+            result = call()
+            _gave_up_at = None
+            return result
         except S3Error as exc:
-            if exc.code not in transient_codes or attempt == attempts - 1:
+            if exc.code not in transient_codes:
                 raise
-        except Urllib3Error:
-            if attempt == attempts - 1:
+            failure: Exception = exc
+        except MinioException as exc:  # an answer that is not S3's: a proxy's 502, a server's 500
+            if http_status(exc) < 500:
                 raise
-        time.sleep(base_delay * 2**attempt * (0.5 + random.random()))
+            failure = exc
+        except Urllib3Error as exc:
+            failure = exc
+        left = budget - (time.monotonic() - started)
+        if left <= 0:  # the last attempt was at the end of the budget
+            _gave_up_at = time.monotonic()
+            raise failure
+        time.sleep(min(left, min(max_delay, base_delay * 2**attempt) * (0.5 + random.random())))
     raise AssertionError("unreachable")
+
+
+def http_status(exc: Exception) -> int:
+    """The HTTP status of an answer minio could not read as S3's (``ServerError`` says it;
+    ``InvalidResponseError`` keeps it as ``_code``, which it also pickles)."""
+    return int(getattr(exc, "status_code", None) or getattr(exc, "_code", None) or 0)
+
+
+def _http_client() -> Any:
+    """minio's own client with bounded waits and no retries of its own: ``_retrying`` holds the
+    one retry budget (minio's urllib3 retries, five per request, ran inside ours)."""
+    import certifi
+    import urllib3
+
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=CONNECT_SECONDS, read=READ_SECONDS), maxsize=10,
+        cert_reqs="CERT_REQUIRED", ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=False)
 
 
 class S3Store:
@@ -208,7 +271,7 @@ class S3Store:
         self.client = Minio(
             parsed.netloc, access_key=access_key, secret_key=secret_key, session_token=session_token,
             region=os.environ.get(REGION.own) or os.environ.get(REGION.aws),
-            secure=parsed.scheme == "https",
+            secure=parsed.scheme == "https", http_client=_http_client(),
         )
 
     def _key(self, key: str) -> str:
@@ -217,7 +280,7 @@ class S3Store:
     @contextlib.contextmanager
     def _explained(self, key: str) -> Iterator[None]:
         """Turn the S3 errors a user can fix into one line that says how; the rest stay bugs."""
-        from minio.error import S3Error
+        from minio.error import MinioException, S3Error
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
@@ -226,11 +289,15 @@ class S3Store:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 raise MissingObject(self.uri(key)) from None
             if exc.code == "NoSuchBucket":
-                raise UserError(f"{self.uri(key)}: bucket {self.bucket!r} does not exist; create it first") from None
+                raise UserError(f"{self.uri(key)}: bucket {self.bucket!r} does not exist at {s3_endpoint()}; "
+                                "check the name (`bakeoff run` creates its store's bucket)") from None
             if exc.code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 raise UserError(f"{self.uri(key)}: access denied ({exc.code}); check {ACCESS_KEY} "
                                 f"and {SECRET_KEY}") from None
             raise
+        except MinioException as exc:  # an HTTP answer, but not S3's
+            raise UserError(f"{self.uri(key)}: {s3_endpoint()} answered HTTP {http_status(exc)}, not as S3 "
+                            f"does; check {ENDPOINT} names an S3 server, and that it is up") from None
         except Urllib3Error:
             raise UserError(f"{self.uri(key)}: cannot reach S3 at {s3_endpoint()}; check {ENDPOINT}") from None
 
@@ -257,8 +324,36 @@ class S3Store:
             return _retrying(get)
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        with self._explained(key):
+        """Write ``key``, creating the bucket first when it does not exist, as a local store
+        creates its folder: a store is bakeoff's own, and an S3 server restarted empty (or a
+        new MinIO) should not need a hand to create it."""
+        from minio.error import S3Error
+
+        def put() -> None:
             _retrying(lambda: self.client.put_object(self.bucket, self._key(key), io.BytesIO(data), len(data)))
+
+        with self._explained(key):
+            try:
+                put()
+            except S3Error as exc:
+                if exc.code != "NoSuchBucket":
+                    raise
+                self._create_bucket()
+                put()
+
+    def _create_bucket(self) -> None:
+        from minio.error import S3Error
+
+        try:
+            _retrying(lambda: self.client.make_bucket(self.bucket))
+        except S3Error as exc:
+            if exc.code == "BucketAlreadyOwnedByYou":  # another step made it meanwhile
+                return
+            raise UserError(f"storage: bucket {self.bucket!r} does not exist at {s3_endpoint()} and could "
+                            f"not be created ({exc.code}); create it, or name a bucket these credentials "
+                            "can write") from None
+        print(f"note: storage: created the bucket {self.bucket!r} at {s3_endpoint()}, which did not exist",
+              file=sys.stderr, flush=True)
 
     def exists(self, key: str) -> bool:
         try:

@@ -10,6 +10,7 @@ with ``EX_TEMPFAIL``) is passed on as an error, so that a Kubeflow retry can app
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import select
@@ -75,9 +76,9 @@ def _child(store_root: str, job: str, model: str, threads: int, attempt: str, pl
     try:
         steps.train(store_root, job, model, threads=threads, attempt=attempt, placement=placement,
                     on_evaluated=lambda: evaluated.send(True))
-    except UserError as exc:
-        for line in exc.problems:
-            print(f"error: {line}", file=sys.stderr)
+    except UserError as exc:  # the store failed: the parent says so, in one line per problem
+        with contextlib.suppress(OSError):
+            evaluated.send(exc.problems)
         code = EX_TEMPFAIL
     # result.json is committed, so nothing this process still holds matters: leave without
     # running finalizers that a library's stray worker could block forever.
@@ -145,8 +146,10 @@ class Training:
         self.attempt = records.new_attempt()
         self.timed_out = False
         self.released = False
+        self.store_problems: tuple[str, ...] = ()
         self.started: float | None = None
-        # the child says when only one-thread work is left; the parent can wait on it like a sentinel
+        # the child says when only one-thread work is left (True), or how the store failed (its
+        # lines, printed once by whoever stops the run); the parent can wait on it like a sentinel
         self.evaluated, sender = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child, name=f"bakeoff-{model}", args=(
             store_root, job, model, threads, self.attempt, self.placement, sender, os.getpid(), timeout))
@@ -167,10 +170,21 @@ class Training:
     def threads_in_use(self) -> int:
         """Its thread budget while it fits and predicts, one after that (scoring, saving): the
         scheduler may hand the rest to a model that starts now."""
-        if not self.released and self.evaluated.poll():
-            self.evaluated.recv()
-            self.released = True
+        if not self.released:
+            self._news()
         return 1 if self.released else self.threads
+
+    def _news(self) -> None:
+        """Take what the child said so far."""
+        while self.evaluated.poll():
+            try:
+                message = self.evaluated.recv()
+            except (EOFError, OSError):
+                return
+            if message is True:
+                self.released = True
+            else:
+                self.store_problems = tuple(message)
 
     @property
     def waitables(self) -> list[Any]:
@@ -200,6 +214,10 @@ class Training:
 
     def finish(self) -> ModelResult:
         self.process.join()
+        self._news()
+        if self.process.exitcode == EX_TEMPFAIL:  # nothing recorded: a retry trains it again
+            raise UserError(*(f"train {self.model}: {line}" for line in self.store_problems
+                              or ("the store failed while training",)))
         store = open_store(self.store_root)
         result = records.read_result(store, self.job)
         if result is not None and result.attempt == self.attempt:
@@ -212,9 +230,6 @@ class Training:
                        Observation(shape, self.threads, result.fit_seconds, wall, records.now()))
             return result
         code = self.process.exitcode
-        if code == EX_TEMPFAIL:
-            raise UserError(f"train {self.model}: the store failed while training (see the error above); "
-                            "nothing was recorded, so a retry will train it again")
         if code == FORKSERVER_LOST and forkserver.server_died():
             raise ForkserverDied(f"train {self.model}: the forkserver that model processes start from "
                                  "died (killed, or out of memory); nothing was recorded for this model: "

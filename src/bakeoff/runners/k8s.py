@@ -304,8 +304,7 @@ class KubernetesRunner:
                states: dict[str, ModelState], options: RunOptions, notify: Callable[[], None]) -> None:
         from bakeoff import data
 
-        info = data.prepared_table(run.store, prepared.fingerprint)
-        assert info is not None  # prepare wrote it
+        info = data.stored_table(run.store, prepared.fingerprint)  # prepare checked the splits
         expected = costs.expected(exp.models, run.store, data.shape(info, prepared.table, exp.split))
         queue = [t.name for t in schedule.longest_first([schedule.Task(n, c) for n, c in expected.items()])]
         parallel = max(1, options.parallel or exp.runtime.parallel or exp.kfp.parallelism)

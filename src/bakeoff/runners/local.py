@@ -87,8 +87,7 @@ class LocalRunner:
             warm_up(ctx)
         else:
             forkserver.stop()  # still importing, for nothing: let the run end now
-        info = data.prepared_table(run.store, prepared.fingerprint)
-        assert info is not None  # prepare wrote it
+        info = data.stored_table(run.store, prepared.fingerprint)  # prepare checked the splits
         queue = schedule.longest_first(tasks(exp, run.store, info, prepared.table, todo))
         parallel = self._parallel(exp, options, len(queue))
         budget = schedule.budget_for(usable_cpus(), parallel)
