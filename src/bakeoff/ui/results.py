@@ -13,7 +13,7 @@ import streamlit as st
 
 from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
-from bakeoff.report import to_html
+from bakeoff.report import CAPTION, axis, bounds_of, failures, to_html
 from bakeoff.runs import Run, run_ids
 from bakeoff.spec import Experiment
 from bakeoff.storage import open_store
@@ -41,9 +41,11 @@ def _chart(board: Leaderboard) -> Any:
                           "leader": [r.rank == 1 for r in scored]})
     y = alt.Y("model:N", sort=[r.model for r in scored], title=None)
     title = f"test {board.primary}"
-    x = alt.X("score:Q", scale=alt.Scale(zero=False), title=title)
-    bars = alt.Chart(frame).mark_rule(strokeWidth=2, color="#7a8ca3").encode(y=y, x=alt.X("low:Q", title=title),
-                                                                               x2="high:Q")
+    fit = axis([*frame["low"], *frame["high"], *frame["score"]], bounds_of(board.primary))
+    scale = alt.Scale(domain=[fit.low, fit.high], clamp=True, nice=False)
+    x = alt.X("score:Q", scale=scale, title=title, axis=alt.Axis(values=fit.ticks, grid=True))
+    bars = alt.Chart(frame).mark_rule(strokeWidth=2, color="#7a8ca3").encode(
+        y=y, x=alt.X("low:Q", scale=scale, title=title), x2="high:Q")
     dots = alt.Chart(frame).mark_circle(size=90, opacity=1).encode(
         y=y, x=x, color=alt.Color("leader:N", scale=alt.Scale(domain=[True, False], range=["#1f6feb", "#30363d"]),
                                   legend=None),
@@ -74,13 +76,12 @@ def leaderboard(board: Leaderboard, *, key: str) -> None:
     arrow = "↑" if board.direction == "max" else "↓"
     st.subheader(f"Leaderboard · {board.experiment}")
     st.caption(f"run `{board.run_id}` · task {board.task} · ranked by test **{board.primary}** {arrow}"
-               " · bars are 95% bootstrap confidence intervals on the test split")
-    st.dataframe(board_frame(board), hide_index=True)
+               f" · {CAPTION}")
+    for line in failures(board):
+        st.warning(f"did not finish: {line}", icon=":material/error:")
+    st.dataframe(board_frame(board), hide_index=True, column_config={"model": st.column_config.TextColumn(pinned=True)})
     if any(r.primary is not None for r in board.rows):
         st.altair_chart(_chart(board), width="stretch")
-    failed = [r for r in board.rows if r.status != "ok"]
-    if failed:
-        st.warning(f"{len(failed)} model(s) did not finish: {', '.join(r.model for r in failed)}")
     st.download_button("Download report.html", to_html(board), file_name=f"{board.experiment}-{board.run_id}.html",
                        mime="text/html", key=f"{key}:report", icon=":material/download:")
 
