@@ -111,7 +111,8 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     an older one. ``on_evaluated`` is called once the threaded work (fit, predict) is over: what is
     left runs on one thread. The store failing raises; the model failing is a failed result.
     """
-    from bakeoff import data, modeling, tracking, training, versions
+    from bakeoff import data, diagnostics, modeling, tracking, training, versions
+    from bakeoff.measures import CATALOG
     from bakeoff.cpu import usable_cpus
     from bakeoff.storage import open_store
 
@@ -158,6 +159,9 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
                                            modeling.dumps(evaluation.pipeline)),
             "predictions": records.save_artifact(store, job_id, attempt, records.PREDICTIONS,
                                                  evaluation.test.to_npz()),
+            **diagnostics.save(store, job_id, attempt, diagnostics.compute(
+                evaluation.test, context.table.classes, pipeline=evaluation.pipeline, search=evaluation.search,
+                direction=CATALOG[context.primary].direction, seed=context.seed)),
         }
         result.status, result.params, result.search = "ok", evaluation.params, evaluation.search
         result.effective_params = modeling.effective_params(evaluation.pipeline)

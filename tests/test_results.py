@@ -1,0 +1,176 @@
+"""Results people can read: each model's diagnostics, computed once by its train step from its
+saved test predictions, checked on the data behind every chart; the score-versus-cost front; and
+the views that draw them.
+
+One small run serves every test here (a module fixture): the breast-cancer example's data with a
+logistic regression, an SVC (no probabilities), a searched tree and a CategoricalNB that fails;
+and the diabetes example with two regressors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from bakeoff import diagnostics, records
+from bakeoff.metrics import REGISTRY, Outcome
+from bakeoff.runs import Run, find_run
+from bakeoff.storage import open_store
+from conftest import bakeoff
+
+SHOWCASE = """\
+experiment: showcase
+dataset: {uri: data/breast-cancer.csv, target: diagnosis}
+split: {test_size: 0.25, valid_size: 0.2, seed: 42}
+metrics: {primary: roc_auc, others: [accuracy]}
+models:
+  - {name: logistic, estimator: LogisticRegression, params: {max_iter: 2000}}
+  - {name: svc, estimator: SVC}
+  - name: tree
+    estimator: DecisionTreeClassifier
+    params: {random_state: 0}
+    search: {trials: 8, sampler: random, space: {max_depth: {int: [1, 8]}, criterion: {choice: [gini, entropy]}}}
+  - {name: catnb, estimator: CategoricalNB}
+storage: file://./.bakeoff
+"""
+REGRESSION = """\
+experiment: diabetes-small
+dataset: {uri: data/diabetes.csv, target: progression}
+split: {test_size: 0.25, valid_size: 0.2, seed: 42}
+metrics: {primary: rmse, others: [mae, r2]}
+models:
+  - {name: ridge, estimator: Ridge}
+  - {name: forest, estimator: RandomForestRegressor, params: {n_estimators: 30, random_state: 0}}
+storage: file://./.bakeoff
+"""
+
+
+def _run(folder: Path, example: str, config: str) -> Run:
+    assert bakeoff("init", "--example", example, "--dir", str(folder)).code == 0
+    (folder / "show.yaml").write_text(config)
+    ran = bakeoff("run", "show.yaml", cwd=folder)
+    assert ran.code in (0, 1), ran.stderr  # 1: a model failed, as catnb must
+    return find_run(open_store(str(folder / ".bakeoff")), "latest")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    return {"classification": _run(tmp_path_factory.mktemp("showcase"), "breast-cancer", SHOWCASE),
+            "regression": _run(tmp_path_factory.mktemp("diabetes"), "diabetes", REGRESSION)}
+
+
+def _diagnostics(run: Run, model: str) -> tuple[records.ModelResult, dict, Outcome]:
+    result = run.result(model)
+    assert result is not None and result.ok, model
+    outcome = records.load_outcome(run.store, result)
+    assert outcome is not None
+    return result, diagnostics.load(run.store, result), outcome
+
+
+def _area(x: list[float], y: list[float]) -> float:
+    return float(np.trapezoid(y, x))
+
+
+# -- the data behind each chart ---------------------------------------------------------------------
+
+def test_every_model_stores_the_diagnostics_it_can_have_listed_with_their_sha256(runs) -> None:  # noqa: ANN001
+    run = runs["classification"]
+    expected = {"logistic": {"roc", "pr", "confusion", "calibration", "features"},
+                "svc": {"roc", "pr", "confusion"},  # margins: no calibration; RBF kernel: no coef_
+                "tree": {"roc", "pr", "confusion", "calibration", "features", "search"}}
+    for model, names in expected.items():
+        result, found, _ = _diagnostics(run, model)
+        assert set(found) == names, model
+        for name in names:
+            artifact = result.artifacts[diagnostics.PREFIX + name]
+            assert artifact.key.endswith(f"/{result.attempt}/{name}.json")
+            assert records.sha256(run.store.read_bytes(artifact.key)) == artifact.sha256
+    assert records.verified(run.store, run.result("tree"))
+    assert set(_diagnostics(runs["regression"], "ridge")[1]) == {"residuals", "features"}
+
+
+def test_roc_auc_from_the_stored_curve_is_the_leaderboards(runs) -> None:  # noqa: ANN001
+    run = runs["classification"]
+    board = run.leaderboard()
+    for row in (r for r in board.rows if r.status == "ok"):
+        _, found, _ = _diagnostics(run, row.model)
+        (curve,) = found["roc"]["curves"]
+        assert _area(curve["fpr"], curve["tpr"]) == pytest.approx(row.primary, abs=1e-9), row.model
+        assert curve["auc"] == pytest.approx(row.primary, abs=1e-12)
+    assert _diagnostics(run, "svc")[1]["roc"]["scores"] == "margins"
+
+
+def test_confusion_pr_and_calibration_agree_with_the_saved_predictions(runs) -> None:  # noqa: ANN001
+    run = runs["classification"]
+    for model in ("logistic", "svc", "tree"):
+        result, found, o = _diagnostics(run, model)
+        counts = np.array(found["confusion"]["counts"])
+        assert counts.sum() == result.predict_rows == len(o.y_true)
+        assert np.trace(counts) / counts.sum() == pytest.approx(result.metrics["test"]["accuracy"], abs=1e-12)
+        assert found["confusion"]["labels"] == ["benign", "malignant"]
+        (pr,) = found["pr"]["curves"]
+        assert pr["average_precision"] == pytest.approx(skm.average_precision_score(o.y_true == 1, o.ranking[:, 1]))
+        assert pr["base_rate"] == pytest.approx(np.mean(o.y_true == 1))
+        if "calibration" in found:
+            cal = found["calibration"]
+            assert sum(cal["count"]) == len(o.y_true)
+            assert np.dot(cal["observed"], cal["count"]) == pytest.approx(np.sum(o.y_true == 1), abs=1e-3)
+            assert all(0 <= p <= 1 for p in cal["predicted"] + cal["observed"])
+
+
+def test_regression_residuals_are_bounded_and_agree_with_the_scores(runs) -> None:  # noqa: ANN001
+    run = runs["regression"]
+    for model in ("ridge", "forest"):
+        result, found, o = _diagnostics(run, model)
+        res = found["residuals"]
+        assert res["rows"] == len(o.y_true) == sum(res["histogram"]["counts"])
+        assert len(res["actual"]) == len(res["predicted"]) == min(len(o.y_true), diagnostics.MAX_POINTS)
+        assert res["mean"] == pytest.approx(np.mean(o.y_pred - o.y_true))
+        assert np.hypot(res["mean"], res["std"]) == pytest.approx(result.metrics["test"]["rmse"], rel=1e-9)
+        assert found["features"]["features"]  # Ridge's coef_, the forest's importances
+
+
+def test_the_search_history_marks_the_best_so_far_and_what_mattered(runs) -> None:  # noqa: ANN001
+    result, found, _ = _diagnostics(runs["classification"], "tree")
+    history = found["search"]
+    trials = result.search["trials"]
+    assert [t["number"] for t in history["trials"]] == [t["number"] for t in trials] and len(trials) == 8
+    scores = [t["score"] for t in trials]
+    assert history["best_so_far"] == [max(s for s in scores[: i + 1] if s is not None) for i in range(len(scores))]
+    assert history["best_so_far"][-1] == result.search["best"]["score"]
+    assert set(history["importance"]) == {"max_depth", "criterion"}
+    assert all(0 <= v <= 1 for v in history["importance"].values())
+    assert history["tied_with_best"] >= 1 and history["nothing_to_choose"] == (history["tied_with_best"] > 4)
+
+
+def test_a_search_whose_trials_mostly_tie_says_it_had_nothing_to_choose_between() -> None:
+    """The issue's search: 11 of 15 trials at a validation roc_auc of 1.0; a pruned one marked."""
+    trials = [{"number": i, "state": "complete", "score": 1.0 if i % 4 else 0.97, "params": {"C": 0.1 * (i + 1)}}
+              for i in range(14)] + [{"number": 14, "state": "pruned", "score": None, "params": {"C": 9.0}}]
+    history = diagnostics.search_history({"trials": trials, "best": {"number": 1, "score": 1.0}}, "max")
+    assert history["tied_with_best"] == 10 and history["complete"] == 14 and history["nothing_to_choose"]
+    assert history["best_so_far"] == [0.97] + [1.0] * 14 and history["trials"][-1]["state"] == "pruned"
+    varied = [{**t, "score": 0.9 + 0.01 * t["number"]} for t in trials[:5]]
+    spread = diagnostics.search_history({"trials": varied, "best": {"number": 4, "score": 0.94}}, "max")
+    assert spread["tied_with_best"] == 1 and not spread["nothing_to_choose"]
+
+
+def test_multiclass_curves_are_one_vs_rest_and_average_to_the_metric() -> None:
+    X, y = datasets.load_wine(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=0)
+    model = LogisticRegression(max_iter=50).fit(Xtr, ytr)
+    o = Outcome.of(yte, model.predict(Xte), model.predict_proba(Xte), model.classes_)
+    found = diagnostics.compute(o, [0, 1, 2])
+    curves = found["roc"]["curves"]
+    assert [c["label"] for c in curves] == ["0", "1", "2"]
+    assert np.mean([_area(c["fpr"], c["tpr"]) for c in curves]) == pytest.approx(REGISTRY["roc_auc"](o), abs=1e-9)
+    assert found["calibration"]["of"] == "top class" and sum(found["calibration"]["count"]) == len(yte)
+    assert np.array(found["confusion"]["counts"]).sum() == len(yte)
+    json.dumps(found, allow_nan=False)  # plain JSON: every view can read it
