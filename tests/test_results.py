@@ -174,3 +174,51 @@ def test_multiclass_curves_are_one_vs_rest_and_average_to_the_metric() -> None:
     assert found["calibration"]["of"] == "top class" and sum(found["calibration"]["count"]) == len(yte)
     assert np.array(found["confusion"]["counts"]).sum() == len(yte)
     json.dumps(found, allow_nan=False)  # plain JSON: every view can read it
+
+
+# -- the score-versus-cost front ----------------------------------------------------------------------
+
+def _row(model: str, rank: int, score: float, ms: float, fit: float, tied: bool | None):  # noqa: ANN202
+    from bakeoff import leaderboard
+
+    return leaderboard.Row(model, "X", "ok", rank=rank, primary=score, tied=tied, predict_ms_per_1k=ms,
+                           fit_seconds=fit)
+
+
+def test_the_front_keeps_the_non_dominated_and_names_the_cheap_tie() -> None:
+    from bakeoff import leaderboard
+
+    rows = [_row("boost", 1, 0.991, 400.0, 9.0, None), _row("logit", 2, 0.990, 20.0, 0.5, True),
+            _row("slow", 3, 0.980, 500.0, 0.4, False), _row("knn", 4, 0.950, 10.0, 0.1, False)]
+    predict = leaderboard.front(rows, "predict", "max")
+    assert predict.models == ["knn", "logit", "boost"]  # slow: beaten on both by logit
+    assert predict.pick == "logit"
+    assert predict.note == "best within 20 ms per 1k rows: logit, tied with the leader boost (400 ms per 1k rows, 20.0× the cost)"
+    fit = leaderboard.front(rows, "fit", "max")
+    assert fit.models == ["knn", "slow", "logit", "boost"] and fit.pick == "logit"
+    rows[1].tied = False  # nothing cheaper ties the leader: nothing to name
+    assert leaderboard.front(rows, "predict", "max").pick is None
+    lower = [_row("a", 1, 50.0, 30.0, 1.0, None), _row("b", 2, 51.0, 5.0, 1.0, True)]  # rmse: lower is better
+    assert leaderboard.front(lower, "predict", "min").models == ["b", "a"]
+
+
+def test_the_runs_front_is_in_leaderboard_json_and_dominated_by_nothing(runs) -> None:  # noqa: ANN001
+    from bakeoff.leaderboard import Leaderboard
+
+    run = runs["classification"]
+    stored = json.loads(run.store.read_bytes(run.key("leaderboard.json")))
+    board = Leaderboard.from_dict(stored)
+    assert set(stored["fronts"]) == {"predict", "fit"} and board.fronts["predict"].models
+    ranked = [r for r in board.rows if r.rank]
+    for name, front in board.fronts.items():
+        cost = front.cost
+        for r in ranked:
+            beaten = any(o.primary >= r.primary and getattr(o, cost) <= getattr(r, cost)
+                         and (o.primary > r.primary or getattr(o, cost) < getattr(r, cost)) for o in ranked)
+            assert (r.model in front.models) == (not beaten), (name, r.model)
+        assert [getattr(board_row(board, m), cost) for m in front.models] == sorted(
+            getattr(board_row(board, m), cost) for m in front.models)
+
+
+def board_row(board, model: str):  # noqa: ANN001, ANN201
+    return next(r for r in board.rows if r.model == model)

@@ -92,6 +92,11 @@ def failures(board: Leaderboard) -> list[str]:
             for r in board.rows if r.status != "ok"]
 
 
+def front_notes(board: Leaderboard) -> list[str]:
+    """The cheaper model worth shipping instead of the leader, per cost, when there is one."""
+    return [front.note for front in board.fronts.values() if front.note]
+
+
 def banner(board: Leaderboard) -> str | None:
     lines = failures(board)
     return f"{len(lines)} model(s) did not finish: " + "; ".join(lines) if lines else None
@@ -185,7 +190,7 @@ def rich_table(board: Leaderboard, width: int) -> Any:
         wide = "bakeoff compare RUN... --wide" if across_runs else f"bakeoff report {board.run_id} --wide"
         caption += f" · not shown at this width: {', '.join(fitted.dropped)} (a wider terminal, or `{wide}`, shows them)"
     table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}",
-                  caption="\n".join([caption, *board.data_notes, *filter(None, [banner(board)])]),
+                  caption="\n".join([caption, *board.data_notes, *front_notes(board), *filter(None, [banner(board)])]),
                   box=box.HEAVY_HEAD if fitted.boxed else None, pad_edge=fitted.boxed)
     for (header, _), w in zip(fitted.cells, fitted.widths):
         table.add_column(header, justify="left" if header in ("model", "estimator", *PROSE) else "right",
@@ -205,7 +210,8 @@ def to_markdown(board: Leaderboard) -> str:
         "",
         *(f"- Data: {note}." for note in board.data_notes),
         *(f"- **Did not finish**: {line}" for line in failures(board)),
-        *([""] if board.data_notes or failures(board) else []),
+        *(f"- **Cheaper**: {note}." for note in front_notes(board)),
+        *([""] if board.data_notes or failures(board) or front_notes(board) else []),
         "| " + " | ".join(h for h, _ in cells) + " |",
         "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in cells) + "|",
     ]
