@@ -12,6 +12,7 @@ from rich.console import Console
 from bakeoff import leaderboard, report
 from bakeoff.metrics import REGISTRY, Outcome, bootstrap_ci
 from bakeoff.records import ModelResult
+from bakeoff.svg import axis
 
 Y = np.random.default_rng(0).integers(0, 2, 400)
 
@@ -86,7 +87,7 @@ def _terminal(board: leaderboard.Leaderboard, width: int) -> str:
 ])
 def test_a_chart_axis_holds_every_interval_stays_in_the_metrics_bounds_and_has_round_gridlines(
         values: list[float], bounds: tuple) -> None:
-    fit = report.axis(values, bounds)
+    fit = axis(values, bounds)
     assert fit.low <= min(values) and max(values) <= fit.high and fit.low < fit.high
     assert (bounds[0] is None or fit.low >= bounds[0]) and (bounds[1] is None or fit.high <= bounds[1])
     steps = np.diff(fit.ticks)

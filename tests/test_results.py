@@ -222,3 +222,85 @@ def test_the_runs_front_is_in_leaderboard_json_and_dominated_by_nothing(runs) ->
 
 def board_row(board, model: str):  # noqa: ANN001, ANN201
     return next(r for r in board.rows if r.model == model)
+
+
+# -- every view draws the stored data ---------------------------------------------------------------
+
+def _report(run: Run) -> str:
+    return run.store.read_bytes(run.key("report.html")).decode()
+
+
+def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) -> None:  # noqa: ANN001
+    import re
+
+    for run in runs.values():
+        page = _report(run)
+        assert "<script" not in page and not re.search(r'(?:src|href)="(?:https?:)?//', page)
+        assert "<link" not in page and "@import" not in page
+    run = runs["classification"]
+    page = _report(run)
+    roc = page[page.index("<h2>ROC curves"):page.index("<h2>Precision-recall")]
+    assert roc.count('<polyline class="series"') == 4  # three models and the diagonal
+    for model in ("logistic", "svc", "tree"):
+        _, found, _ = _diagnostics(run, model)
+        section = page[page.index(f'id="model-{model}"'):]
+        section = section[:section.index("</section>")]
+        cells = [int(n) for n in re.findall(r'<td class="count"[^>]*>(\d+)</td>', section)]
+        assert cells == [n for row in found["confusion"]["counts"] for n in row]
+        assert ("Calibration" in section) == ("calibration" in found)
+        assert f"(AUC {found['roc']['curves'][0]['auc']:.3f})" in roc
+    tree = page[page.index('id="model-tree"'):]
+    history = _diagnostics(run, "tree")[1]["search"]
+    assert json.dumps(history["best"]["params"]).replace('"', "&quot;") in tree
+    assert f"{history['tied_with_best']} of {history['complete']} finished trials tied the best" in tree
+    assert ("the search had nothing to choose between" in tree) == history["nothing_to_choose"]
+    assert "Score against cost" in page and "front (nothing beats these on both)" in page
+    regression = _report(runs["regression"])
+    assert regression.count('aria-label="Predicted vs actual') == 2 and "Residuals (mean" in regression
+
+
+def test_kfp_classification_metrics_include_the_svcs_roc_from_margins(runs) -> None:  # noqa: ANN001
+    from bakeoff.kfp.ui_metrics import classification_metrics
+
+    run = runs["classification"]
+    for model in ("logistic", "svc"):
+        result, found, _ = _diagnostics(run, model)
+        shown = classification_metrics(run.store, run.prepared().table, result)
+        assert [r["row"] for r in shown["confusionMatrix"]["rows"]] == found["confusion"]["counts"]
+        points = shown["confidenceMetrics"]
+        fpr = [p["falsePositiveRate"] for p in points]
+        tpr = [p["recall"] for p in points]
+        assert fpr == sorted(fpr) and tpr == sorted(tpr) and (fpr[0], fpr[-1], tpr[-1]) == (0.0, 1.0, 1.0)
+        assert all(np.isfinite(p["confidenceThreshold"]) for p in points)
+        assert _area(fpr, tpr) == pytest.approx(found["roc"]["curves"][0]["auc"], abs=1e-9)
+
+
+def _results_view(run_uri: str) -> None:
+    from bakeoff.runs import Run
+    from bakeoff.ui import results
+
+    run = Run.from_uri(run_uri)
+    results.leaderboard(run.leaderboard(), key="t", run=run)
+
+
+def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs) -> None:  # noqa: ANN001
+    from streamlit.testing.v1 import AppTest
+
+    run = runs["classification"]
+    at = AppTest.from_function(_results_view, args=(run.uri,), default_timeout=60).run()
+    assert not at.exception
+
+    def html() -> str:
+        return "".join(el.proto.body for el in at.get("html"))
+
+    shown = html()
+    _, found, _ = _diagnostics(run, "logistic")
+    assert f"logistic (AUC {found['roc']['curves'][0]['auc']:.3f})" in shown and "against predict cost" in shown
+    assert 'id="model-logistic"' in shown  # the first model's section
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("did not finish: catnb (CategoricalNB) failed: ValueError") for w in warnings)
+    at.selectbox(key="t:model").select("svc").run()
+    section = html()
+    counts = _diagnostics(run, "svc")[1]["confusion"]["counts"]
+    assert 'id="model-svc"' in section and "Calibration" not in section.split('id="model-svc"')[1]
+    assert all(f">{n}</td>" in section for row in counts for n in row)

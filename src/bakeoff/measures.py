@@ -57,3 +57,8 @@ DEFAULTS: dict[Task, tuple[str, list[str]]] = {
 
 def for_task(task: Task) -> list[str]:
     return [name for name, m in CATALOG.items() if m.task == task]
+
+
+def bounds(metric: str) -> tuple[float | None, float | None]:
+    """The values ``metric`` can take, for a chart's axis; unbounded when it is not ours."""
+    return CATALOG[metric].bounds if metric in CATALOG else (None, None)

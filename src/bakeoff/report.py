@@ -11,6 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bakeoff import figures
+from bakeoff.measures import bounds
+from bakeoff.svg import axis
+
 if TYPE_CHECKING:
     from bakeoff.leaderboard import Leaderboard, Row
 
@@ -219,60 +223,19 @@ def to_markdown(board: Leaderboard) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class Axis:
-    """A chart's value axis: it holds every point and interval it draws, never passes the
-    metric's own bounds (no ROC AUC of 1.004), and has round gridline values."""
-
-    low: float
-    high: float
-    ticks: list[float]
-
-    def x(self, value: float, left: float, width: float) -> float:
-        return left + (value - self.low) / (self.high - self.low) * width
-
-
-def axis(values: list[float], bounds: tuple[float | None, float | None] = (None, None), ticks: int = 5) -> Axis:
-    """The axis for ``values``: padded by a few percent, clipped to ``bounds``, then widened to
-    gridlines at a round step (1, 2 or 5 times a power of ten)."""
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.06 or abs(hi) * 0.02 or 0.5
-    lo, hi = lo - pad, hi + pad
-    if bounds[0] is not None:
-        lo = max(lo, bounds[0])
-    if bounds[1] is not None:
-        hi = min(hi, bounds[1])
-    raw = (hi - lo) / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    low, high = math.floor(lo / step) * step, math.ceil(hi / step) * step
-    if bounds[0] is not None:
-        low = max(low, bounds[0])
-    if bounds[1] is not None:
-        high = min(high, bounds[1])
-    count = round((high - low) / step)
-    return Axis(low, high, [round(low + i * step, 12) for i in range(count + 1)])
-
-
-def bounds_of(metric: str) -> tuple[float | None, float | None]:
-    from bakeoff.measures import CATALOG
-
-    return CATALOG[metric].bounds if metric in CATALOG else (None, None)
-
-
 def _chart(board: Leaderboard) -> str:
     """Horizontal dot-and-whisker SVG of the primary metric with its interval, one line a model;
     it scales to the page's width (a viewBox), with gridlines and an axis that fits (``axis``)."""
     rows = [r for r in board.rows if r.primary is not None]
     if not rows:
         return "<p>No model produced a score.</p>"
-    scale = axis([v for r in rows for v in (r.primary, *(r.ci or ()))], bounds_of(board.primary))
+    scale = axis([v for r in rows for v in (r.primary, *(r.ci or ()))], bounds(board.primary))
     left, width, line = 190, 560, 28
     height = line * len(rows) + 44
     total = left + width + 30
 
     def x(v: float) -> float:
-        return scale.x(v, left, width)
+        return left + scale.at(v) * width
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {height}" width="100%" '
              f'style="max-width:{total}px" role="img" aria-label="test {html.escape(board.primary)} by model">']
@@ -304,7 +267,7 @@ th,td{padding:.3rem .45rem;border-bottom:1px solid #d0d7de;text-align:right;vert
 th{text-align:left;font-weight:600}
 td.text{text-align:left} td.prose{text-align:left;min-width:9rem;overflow-wrap:anywhere}
 td.model,th.model{position:sticky;left:0;background:#fff;text-align:left;font-weight:600}
-td.rank{white-space:nowrap}
+td.rank,td.num{white-space:nowrap}
 tr.failed,tr.missing{color:#cf222e} .badge{background:#dafbe1;color:#1a7f37;border-radius:.6rem;padding:0 .4rem}
 .banner{background:#fff1e5;border-left:4px solid #bc4c00;padding:.5rem .8rem}
 svg text{fill:#1f2328;font-family:system-ui,sans-serif}
@@ -322,7 +285,9 @@ def _cell(header: str, cell: Any, row: Row) -> str:
     return f'<td class="{kind}">{e(cell(row))}</td>'
 
 
-def to_html(board: Leaderboard) -> str:
+def to_html(board: Leaderboard, found: dict[str, figures.Diagnostics] | None = None) -> str:
+    """The whole page; with ``found`` (each model's stored diagnostics, by model name) the charts
+    below the board too."""
     e = html.escape
     cells = columns(board)
     head = "".join(f'<th{" class=model" if h == "model" else ""}>{e(h)}</th>' for h, _ in cells)
@@ -335,7 +300,7 @@ def to_html(board: Leaderboard) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{e(board.experiment)} · bakeoff</title>
-<style>{STYLE}</style></head><body>
+<style>{STYLE}{figures.STYLE}</style></head><body>
 <h1>{e(board.experiment)}</h1>
 <p>Run <code>{e(board.run_id)}</code> · task {e(board.task)} · ranked by test <b>{e(board.primary)}</b>
 {_arrow(board)}. {e(CAPTION)}.</p>
@@ -345,5 +310,6 @@ def to_html(board: Leaderboard) -> str:
 {_chart(board)}
 <h2>Leaderboard</h2>
 <div class="board"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
+{figures.run_sections(board, found or {})}
 </body></html>
 """
