@@ -2,9 +2,9 @@
 saved test predictions, checked on the data behind every chart; the score-versus-cost front; and
 the views that draw them.
 
-One small run serves every test here (a module fixture): the breast-cancer example's data with a
+Small runs serve every test here (a module fixture): the breast-cancer example's data with a
 logistic regression, an SVC (no probabilities), a searched tree and a CategoricalNB that fails;
-and the diabetes example with two regressors.
+the diabetes example's data with two regressors; and the wine example as it is (multiclass).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bakeoff import diagnostics, records
 from bakeoff.metrics import REGISTRY, Outcome
 from bakeoff.runs import Run, find_run
 from bakeoff.storage import open_store
+from bakeoff.examples import config_text
 from conftest import bakeoff
 
 SHOWCASE = """\
@@ -62,8 +63,10 @@ def _run(folder: Path, example: str, config: str) -> Run:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    wine = tmp_path_factory.mktemp("wine")
     return {"classification": _run(tmp_path_factory.mktemp("showcase"), "breast-cancer", SHOWCASE),
-            "regression": _run(tmp_path_factory.mktemp("diabetes"), "diabetes", REGRESSION)}
+            "regression": _run(tmp_path_factory.mktemp("diabetes"), "diabetes", REGRESSION),
+            "multiclass": _run(wine, "wine", config_text("wine"))}
 
 
 def _diagnostics(run: Run, model: str) -> tuple[records.ModelResult, dict, Outcome]:
@@ -196,7 +199,9 @@ def test_the_front_keeps_the_non_dominated_and_names_the_cheap_tie() -> None:
     assert predict.note == "best within 20 ms per 1k rows: logit, tied with the leader boost (400 ms per 1k rows, 20.0× the cost)"
     fit = leaderboard.front(rows, "fit", "max")
     assert fit.models == ["knn", "slow", "logit", "boost"] and fit.pick == "logit"
-    rows[1].tied = False  # nothing cheaper ties the leader: nothing to name
+    rows[1].predict_ms_per_1k = 250.0  # tied, but not half the leader's cost: timing noise, not named
+    assert leaderboard.front(rows, "predict", "max").pick is None
+    rows[1].predict_ms_per_1k, rows[1].tied = 20.0, False  # nothing cheaper ties the leader: nothing to name
     assert leaderboard.front(rows, "predict", "max").pick is None
     lower = [_row("a", 1, 50.0, 30.0, 1.0, None), _row("b", 2, 51.0, 5.0, 1.0, True)]  # rmse: lower is better
     assert leaderboard.front(lower, "predict", "min").models == ["b", "a"]
@@ -218,6 +223,10 @@ def test_the_runs_front_is_in_leaderboard_json_and_dominated_by_nothing(runs) ->
             assert (r.model in front.models) == (not beaten), (name, r.model)
         assert [getattr(board_row(board, m), cost) for m in front.models] == sorted(
             getattr(board_row(board, m), cost) for m in front.models)
+
+
+def board_classes(run: Run) -> list[str]:
+    return [str(c) for c in run.prepared().table.classes]
 
 
 def board_row(board, model: str):  # noqa: ANN001, ANN201
@@ -257,6 +266,11 @@ def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) 
     assert "Score against cost" in page and "front (nothing beats these on both)" in page
     regression = _report(runs["regression"])
     assert regression.count('aria-label="Predicted vs actual') == 2 and "Residuals (mean" in regression
+    wine = _report(runs["multiclass"])
+    board = runs["multiclass"].leaderboard()
+    assert [wine.count(f'aria-label="{kind} · {c} vs rest"') for kind in ("ROC", "Precision-recall")
+            for c in board_classes(runs["multiclass"])] == [1] * 6
+    assert wine.count('<section class="model"') == sum(r.status == "ok" for r in board.rows)
 
 
 def test_kfp_classification_metrics_include_the_svcs_roc_from_margins(runs) -> None:  # noqa: ANN001
@@ -304,3 +318,59 @@ def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs
     counts = _diagnostics(run, "svc")[1]["confusion"]["counts"]
     assert 'id="model-svc"' in section and "Calibration" not in section.split('id="model-svc"')[1]
     assert all(f">{n}</td>" in section for row in counts for n in row)
+
+
+# -- in a real browser ------------------------------------------------------------------------------
+
+def _chromium(profile: Path, width: int):  # noqa: ANN202
+    """Debian's headless Chromium through Debian's chromedriver (as tests/test_ui_browser.py)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from test_ui_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*(f for f in FLAGS if not f.startswith("--window-size")), f"--window-size={width},1000",
+                 f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$BAKEOFF_ARTIFACTS`` when the CI keeps that folder, else the test's
+    own tmp dir (pytest keeps the last few runs')."""
+    import os
+
+    folder = Path(os.environ.get("BAKEOFF_ARTIFACTS") or tmp_path) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").is_file() or not Path("/usr/bin/chromedriver").is_file(),
+                    reason="Debian's chromium and chromium-driver are not installed")
+def test_report_html_reads_at_1200_px_without_sideways_scrolling(runs, tmp_path: Path) -> None:  # noqa: ANN001
+    driver = _chromium(tmp_path / "profile", 1200)
+    try:
+        driver.set_page_load_timeout(30)
+        for task, run in runs.items():
+            page = tmp_path / f"{task}.html"
+            page.write_text(_report(run))
+            driver.get(page.as_uri())
+            widths = driver.execute_script(
+                "const s = document.scrollingElement, b = document.querySelector('.board');"
+                "return [s.scrollWidth, s.clientWidth, b.scrollWidth, b.clientWidth,"
+                " Math.max(...[...document.querySelectorAll('svg.chart, table')].map("
+                "   e => e.getBoundingClientRect().right)),"
+                " document.querySelectorAll('svg.chart').length, window.innerWidth];")
+            scroll, client, board_scroll, board_client, rightmost, charts, inner = widths
+            assert inner == 1200 or abs(inner - 1200) <= 20, widths
+            assert scroll <= client and board_scroll <= board_client, widths  # nothing scrolls sideways
+            assert rightmost <= client and charts >= {"classification": 7, "regression": 6, "multiclass": 8}[task], widths
+            height = driver.execute_script("return document.scrollingElement.scrollHeight")
+            driver.set_window_size(1200, min(height + 140, 8000))
+            shot = screenshot_dir(tmp_path) / f"report-{task}-1200px.png"
+            assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+            driver.set_window_size(1200, 1000)
+    finally:
+        driver.quit()

@@ -45,7 +45,7 @@ def curves(board: Leaderboard, found: dict[str, Diagnostics], kind: str) -> str:
             for model, c in drawn:
                 plot.line(c["fpr"], c["tpr"], colors[model], f"{model} (AUC {c['auc']:.3f})", step=False)
         else:
-            plot = Plot(UNIT, UNIT, "recall", "precision", f"Precision-recall · {label}"
+            plot = Plot(UNIT, UNIT, "recall", "precision", f"Precision-recall · {label} vs rest"
                         if len(panels) > 1 else f"Precision-recall · positive class {label}")
             plot.line([0, 1], [drawn[0][1]["base_rate"]] * 2, "#8c959f", dash="4 4", width=1)
             for model, c in drawn:
@@ -105,8 +105,9 @@ def calibration(data: dict[str, Any]) -> str:
 def residuals(data: dict[str, Any]) -> str:
     both = data["actual"] + data["predicted"]
     scale = axis(both)
-    scatter = Plot(scale, scale, "actual", "predicted", f"Predicted vs actual ({len(data['actual'])} of "
-                   f"{data['rows']} test rows)", width=340, height=300)
+    shown = f"{len(data['actual'])} rows" if len(data["actual"]) == data["rows"] else \
+        f"{len(data['actual'])} of {data['rows']} rows"
+    scatter = Plot(scale, scale, "actual", "predicted", f"Predicted vs actual · {shown}", width=340, height=300)
     scatter.line([scale.low, scale.high], [scale.low, scale.high], "#8c959f", dash="4 4", width=1)
     scatter.points(data["actual"], data["predicted"], PALETTE[0], radius=2)
     edges, counts = data["histogram"]["edges"], data["histogram"]["counts"]

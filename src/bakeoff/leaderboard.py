@@ -55,6 +55,7 @@ class Front:
 
 
 COSTS = {"predict": ("predict_ms_per_1k", "ms per 1k rows"), "fit": ("fit_seconds", "s")}
+CHEAPER = 2.0  # timings move by tens of percent between runs: name a pick only at half the cost or less
 
 
 @dataclass
@@ -177,7 +178,7 @@ def front(rows: list[Row], cost_name: str, direction: str) -> Front:
     on = sorted((r for r in scored if not dominated(r)), key=lambda r: getattr(r, cost))
     leader = next((r for r in scored if r.rank == 1), None)
     pick = next((r for r in on if r.tied), None)  # the cheapest on the front that ties the leader
-    if leader is None or pick is None or getattr(pick, cost) >= getattr(leader, cost):
+    if leader is None or pick is None or getattr(pick, cost) * CHEAPER > getattr(leader, cost):
         return Front(cost, unit, [r.model for r in on])
     spent, leader_spent = getattr(pick, cost), getattr(leader, cost)
     note = (f"best within {spent:.3g} {unit}: {pick.model}, tied with the leader {leader.model} "

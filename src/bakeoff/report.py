@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -265,7 +266,7 @@ body{font-family:system-ui,sans-serif;margin:2rem auto;padding:0 1rem;max-width:
 table{border-collapse:collapse;font-size:13px}
 th,td{padding:.3rem .45rem;border-bottom:1px solid #d0d7de;text-align:right;vertical-align:top}
 th{text-align:left;font-weight:600}
-td.text{text-align:left} td.prose{text-align:left;min-width:9rem;overflow-wrap:anywhere}
+td.text{text-align:left} td.prose{text-align:left;min-width:7rem;overflow-wrap:anywhere}
 td.model,th.model{position:sticky;left:0;background:#fff;text-align:left;font-weight:600}
 td.rank,td.num{white-space:nowrap}
 tr.failed,tr.missing{color:#cf222e} .badge{background:#dafbe1;color:#1a7f37;border-radius:.6rem;padding:0 .4rem}
@@ -275,14 +276,22 @@ svg text{fill:#1f2328;font-family:system-ui,sans-serif}
 TEXT_COLUMNS = ("model", "estimator", "run")
 
 
+def _breakable(text: str) -> str:
+    """Escaped, with places a browser may break a long name: after an underscore and between the
+    words of a CamelCase name (balanced_<wbr>accuracy, Hist<wbr>Gradient<wbr>Boosting…), so a
+    board with many columns fits 1,200 px instead of scrolling."""
+    return re.sub(r"(_)|(?<=[a-z])(?=[A-Z])", lambda m: (m.group(1) or "") + "<wbr>", html.escape(text))
+
+
 def _cell(header: str, cell: Any, row: Row) -> str:
-    """One table cell, its class saying how it lays out: the model pinned, prose wrapping."""
-    e = html.escape
+    """One table cell, its class saying how it lays out: the model pinned, prose wrapping; "vs
+    leader" may wrap at its "to"."""
     if header == "#" and row.tied:
         return f'<td class="rank">{row.rank} <span class="badge" title="tied with the leader">tied</span></td>'
     kind = "model" if header == "model" else "text" if header in TEXT_COLUMNS else \
-        "prose" if header in (*PROSE, "preprocessing") else "rank" if header == "#" else "num"
-    return f'<td class="{kind}">{e(cell(row))}</td>'
+        "prose" if header in (*PROSE, "preprocessing") else "rank" if header == "#" else \
+        "range" if header == "vs leader" else "num"
+    return f'<td class="{kind}">{_breakable(cell(row))}</td>'
 
 
 def to_html(board: Leaderboard, found: dict[str, figures.Diagnostics] | None = None) -> str:
@@ -290,7 +299,7 @@ def to_html(board: Leaderboard, found: dict[str, figures.Diagnostics] | None = N
     below the board too."""
     e = html.escape
     cells = columns(board)
-    head = "".join(f'<th{" class=model" if h == "model" else ""}>{e(h)}</th>' for h, _ in cells)
+    head = "".join(f'<th{" class=model" if h == "model" else ""}>{_breakable(h)}</th>' for h, _ in cells)
     body = "".join(f'<tr class="{e(r.status)}{" tied" if r.tied else ""}">'
                    + "".join(_cell(h, cell, r) for h, cell in cells) + "</tr>"
                    for r in board.rows)
