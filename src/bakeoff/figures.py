@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from bakeoff.measures import bounds
@@ -195,6 +196,26 @@ def run_sections(board: Leaderboard, found: dict[str, Diagnostics]) -> str:
     return "".join(parts)
 
 
+def as_images(fragment: str) -> str:
+    """The fragment with each inline ``<svg>`` turned into an ``<img>`` of a data: URI, for hosts
+    that sanitize HTML with DOMPurify's HTML profile (Streamlit's ``st.html``), which drops inline
+    SVG and keeps images: the same drawing, pixel for pixel."""
+    import base64
+
+    def image(match: re.Match[str]) -> str:
+        svg = match.group(0)
+        if "xmlns=" not in svg[:200]:
+            svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+        size = re.search(r'max-width:(\d+)px|width="(\d+)"', svg)
+        width = next((g for g in size.groups() if g), "100") if size else "100"
+        label = re.search(r'aria-label="([^"]*)"', svg)
+        data = base64.b64encode(svg.encode()).decode()
+        return (f'<img class="chart" alt="{label.group(1) if label else ""}" '
+                f'style="width:100%;max-width:{width}px;vertical-align:middle" src="data:image/svg+xml;base64,{data}">')
+
+    return re.sub(r"<svg\b.*?</svg>", image, fragment, flags=re.S)
+
+
 def page(title: str, body: str) -> str:
     """A self-contained HTML page around chart fragments (an MLflow run's charts.html)."""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
@@ -204,9 +225,9 @@ def page(title: str, body: str) -> str:
 
 STYLE = """
 .blocks{display:flex;flex-wrap:wrap;gap:1rem 2rem;align-items:flex-start}
-.blocks>svg,.blocks>figure,.blocks>div{flex:1 1 320px;max-width:560px;margin:0}
+.blocks>svg,.blocks>figure,.blocks>div,.blocks>img{flex:1 1 320px;max-width:560px;margin:0}
 figure.plot>svg{width:100%} figcaption{font-size:12px} .key{margin-right:.8rem;white-space:nowrap}
-.key svg{vertical-align:middle;margin-right:.25rem}
+.key svg,.key img{vertical-align:middle;margin-right:.25rem;width:18px}
 table.confusion td.count{text-align:center;min-width:3rem} table.confusion caption,table.features caption{text-align:left;font-weight:600}
 table.features td{padding:.1rem .4rem} .bar{display:inline-block;height:.7rem;background:#1f6feb;min-width:1px}
 table.features td:nth-child(2){width:10rem}

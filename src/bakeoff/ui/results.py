@@ -91,15 +91,17 @@ def charts(board: Leaderboard, found: dict[str, dict[str, Any]], *, key: str) ->
     HTML fragments report.html shows, drawn from the same stored data."""
     from bakeoff import figures
 
-    style = f"<style>{figures.STYLE}</style>"
+    def show(fragment: str) -> None:  # st.html drops inline SVG: the charts go as images
+        st.html(f"<style>{figures.STYLE}</style>" + figures.as_images(fragment))
+
     across, per_model = st.tabs(["Across models", "One model"])
     with across:
         for kind in ("roc", "pr"):
             if drawn := figures.curves(board, found, kind):
-                st.html(style + f'<div class="blocks">{drawn}</div>')
+                show(f'<div class="blocks">{drawn}</div>')
         for name in board.fronts:
             if drawn := figures.front(board, name):
-                st.html(style + drawn)
+                show(drawn)
     with per_model:
         names = [r.model for r in board.rows if r.model in found]
         if not names:
@@ -107,7 +109,7 @@ def charts(board: Leaderboard, found: dict[str, dict[str, Any]], *, key: str) ->
             return
         model = st.selectbox("model", names, key=f"{key}:model")
         row = next(r for r in board.rows if r.model == model)
-        st.html(style + figures.model_section(row.model, row.estimator, found[model], board.direction, board.primary))
+        show(figures.model_section(row.model, row.estimator, found[model], board.direction, board.primary))
 
 
 def leaderboard(board: Leaderboard, *, key: str, run: Run | None = None) -> None:
