@@ -381,54 +381,37 @@ def test_report_html_reads_at_1200_px_without_sideways_scrolling(runs, tmp_path:
                     reason="Debian's chromium and chromium-driver are not installed")
 def test_the_apps_history_shows_the_runs_charts_in_chromium(runs, tmp_path: Path) -> None:  # noqa: ANN001
     """`bakeoff ui` on the run's config: its History tab draws the stored curves and fronts."""
-    import os
-    import signal
-    import subprocess
     import time
 
     from selenium.webdriver.common.by import By
 
     from bakeoff.storage import local_path
-    from conftest import BIN, _free_port
-    from test_ui_browser import _wait_for_port
+    from test_ui_browser import ui_server
 
     run = runs["classification"]
-    folder = local_path(run.store.root).parent
-    port = _free_port()
-    proc = subprocess.Popen([str(BIN / "bakeoff"), "ui", str(folder / "show.yaml"), "--port", str(port)],
-                            cwd=folder, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    driver = None
-    try:
-        _wait_for_port(port, proc, 60)
+    with ui_server(local_path(run.store.root).parent / "show.yaml", tmp_path / "cache") as url:
         driver = _chromium(tmp_path / "profile", 1200)
-        driver.set_page_load_timeout(30)
-        driver.get(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        charts: list[str] = []
-        while time.monotonic() < deadline and "ROC · positive class malignant" not in charts:  # bounded
-            tabs = [t for t in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if t.text == "History"]
-            if tabs and tabs[0].get_attribute("aria-selected") != "true":
-                tabs[0].click()
-            time.sleep(0.5)
-            charts = driver.execute_script(  # the charts as drawn: images that decoded, by their titles
-                "return [...document.images].filter(i => i.src.startsWith('data:image/svg+xml') && i.complete"
-                " && i.naturalWidth > 0).map(i => i.alt)")
-        text = driver.find_element(By.TAG_NAME, "body").text
-        assert {"ROC · positive class malignant", "Precision-recall · positive class malignant",
-                "Test roc_auc against predict cost", "Test roc_auc against fit cost"} <= set(charts), charts
-        assert "did not finish: catnb (CategoricalNB) failed" in text and "logistic (AUC 0.99" in text
-        width = driver.execute_script("return [document.scrollingElement.scrollWidth,"
-                                      " document.scrollingElement.clientWidth]")
-        assert width[0] <= width[1], width
-        time.sleep(1)  # fonts and charts settle before the picture
-        assert driver.save_screenshot(str(screenshot_dir(tmp_path) / "app-history-1200px.png"))
-    finally:
-        if driver is not None:
-            driver.quit()
-        proc.terminate()  # `bakeoff ui` passes it on to its streamlit server
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # the group is the one this test started, and only it
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+            driver.set_page_load_timeout(30)
+            driver.get(url)
+            deadline = time.monotonic() + 60
+            charts: list[str] = []
+            while time.monotonic() < deadline and "ROC · positive class malignant" not in charts:  # bounded
+                tabs = [t for t in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if t.text == "History"]
+                if tabs and tabs[0].get_attribute("aria-selected") != "true":
+                    tabs[0].click()
+                time.sleep(0.5)
+                charts = driver.execute_script(  # the charts as drawn: images that decoded, by their titles
+                    "return [...document.images].filter(i => i.src.startsWith('data:image/svg+xml') && i.complete"
+                    " && i.naturalWidth > 0).map(i => i.alt)")
+            text = driver.find_element(By.TAG_NAME, "body").text
+            assert {"ROC · positive class malignant", "Precision-recall · positive class malignant",
+                    "Test roc_auc against predict cost", "Test roc_auc against fit cost"} <= set(charts), charts
+            assert "did not finish: catnb (CategoricalNB) failed" in text and "logistic (AUC 0.99" in text
+            width = driver.execute_script("return [document.scrollingElement.scrollWidth,"
+                                          " document.scrollingElement.clientWidth]")
+            assert width[0] <= width[1], width
+            time.sleep(1)  # fonts and charts settle before the picture
+            assert driver.save_screenshot(str(screenshot_dir(tmp_path) / "app-history-1200px.png"))
+        finally:
+            driver.quit()
