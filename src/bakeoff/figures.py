@@ -44,7 +44,7 @@ def curves(board: Leaderboard, found: dict[str, Diagnostics], kind: str) -> str:
                         if len(panels) > 1 else f"ROC · positive class {label}")
             plot.line([0, 1], [0, 1], "#8c959f", dash="4 4", width=1)
             for model, c in drawn:
-                plot.line(c["fpr"], c["tpr"], colors[model], f"{model} (AUC {c['auc']:.3f})", step=False)
+                plot.line(c["fpr"], c["tpr"], colors[model], f"{model} (AUC {c['auc']:.3f})")
         else:
             plot = Plot(UNIT, UNIT, "recall", "precision", f"Precision-recall · {label} vs rest"
                         if len(panels) > 1 else f"Precision-recall · positive class {label}")
@@ -70,7 +70,7 @@ def front(board: Leaderboard, cost_name: str) -> str:
     colors = _colors(board)
     on = [r for m in found.models for r in rows if r.model == m]
     plot.line([getattr(r, cost) for r in on], [r.primary for r in on], "#8c959f", "front (nothing beats these "
-              "on both)", dash="3 3", width=1.5, step=False)
+              "on both)", dash="3 3", width=1.5)
     for r in rows:
         if r.ci:
             plot.whisker(getattr(r, cost), r.ci[0], r.ci[1], colors[r.model])
