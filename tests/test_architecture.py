@@ -18,7 +18,7 @@ PACKAGE = ROOT / "src" / "bakeoff"
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "constraints", "yamlfile", "measures", "cpu", "examples", "storage", "catalog", "forkserver", "metrics", "versions", "spec", "records",
                     "kfp.backends"}),
-    ("model", {"data", "header", "preprocess", "modeling", "search", "training", "leaderboard", "report", "runs", "tracking", "history",
+    ("model", {"data", "header", "preprocess", "modeling", "search", "training", "diagnostics", "svg", "figures", "leaderboard", "report", "runs", "tracking", "history",
                "costs", "schedule", "predict", "served_model"}),
     ("steps", {"steps", "progress"}),
     ("places", {"supervise", "kfp", "kfp.components", "kfp.pipeline", "kfp.stepio", "kfp.validate", "kfp.ui_metrics",

@@ -224,6 +224,23 @@ def test_trial_history_is_an_artifact_and_a_metric_history(tracked: Tracked, cli
     assert client.get_run(run_id).data.metrics["search_trials"] == 4
 
 
+def test_each_models_diagnostics_and_charts_are_run_artifacts(tracked: Tracked, client) -> None:  # noqa: ANN001
+    """The data behind each chart, as the store holds it, and the charts report.html shows."""
+    from bakeoff import diagnostics
+
+    for name in ("logistic", "knn"):
+        stored = diagnostics.load(tracked.run.store, tracked.results[name])
+        run_id = tracked.children[name]
+        listed = {a.path for a in client.list_artifacts(run_id, tracking.DIAGNOSTICS_DIR)}
+        assert listed == {f"{tracking.DIAGNOSTICS_DIR}/{k}.json" for k in stored}
+        for key, data in stored.items():
+            logged = client.download_artifacts(run_id, f"{tracking.DIAGNOSTICS_DIR}/{key}.json")
+            assert json.loads(Path(logged).read_text()) == data
+        charts = Path(client.download_artifacts(run_id, tracking.CHARTS_ARTIFACT)).read_text()
+        assert f'id="model-{name}"' in charts and "<script" not in charts and "Confusion matrix" in charts
+    assert "search" in diagnostics.load(tracked.run.store, tracked.results["logistic"])
+
+
 def test_models_are_skops_files_on_s3(tracked: Tracked, client, s3_server: S3Server) -> None:  # noqa: ANN001
     model_id = client.get_run(tracked.children["knn"]).outputs.model_outputs[0].model_id
     keys = {o.object_name for o in s3_server.client().list_objects(BUCKET, prefix="mlflow/", recursive=True)}

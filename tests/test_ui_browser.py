@@ -10,6 +10,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,14 +41,12 @@ def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float) -> None:
     raise RuntimeError(f"bakeoff ui did not listen on 127.0.0.1:{port} within {seconds} s")
 
 
-@pytest.fixture
-def served(tmp_path: Path):  # noqa: ANN201
+@contextmanager
+def ui_server(config: Path, cache: Path) -> Iterator[str]:
     """`bakeoff ui CONFIG` on a free loopback port, in its own process group, stopped by its PID."""
-    config = tmp_path / "bakeoff.yaml"
-    assert bakeoff("init", "--dir", str(tmp_path)).code == 0
     port = _free_port()
-    proc = subprocess.Popen([str(BIN / "bakeoff"), "ui", str(config), "--port", str(port)], cwd=tmp_path,
-                            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    proc = subprocess.Popen([str(BIN / "bakeoff"), "ui", str(config), "--port", str(port)], cwd=config.parent,
+                            env={**os.environ, "XDG_CACHE_HOME": str(cache)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_for_port(port, proc, 60)
@@ -58,6 +58,13 @@ def served(tmp_path: Path):  # noqa: ANN201
         except subprocess.TimeoutExpired:  # the group is the one this test started, and only it
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def served(tmp_path: Path):  # noqa: ANN201
+    assert bakeoff("init", "--dir", str(tmp_path)).code == 0
+    with ui_server(tmp_path / "bakeoff.yaml", tmp_path / "cache") as url:
+        yield url
 
 
 def test_the_app_renders_the_experiment_in_chromium(served: str, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import inspect
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -81,7 +81,7 @@ def _cache_dir() -> Path:
     return Path(base) / "bakeoff"
 
 
-INDEX_LAYOUT = 2  # bumped when an entry gains a field: an older file is rebuilt, not misread
+INDEX_LAYOUT = 3  # bumped when an entry gains a field: an older file is rebuilt, not misread
 
 
 @dataclass(frozen=True)
@@ -94,15 +94,67 @@ class Facts:
     params: tuple[str, ...]
     iteration: IterationKind | None
     constraints: dict[str, Any] | None  # constraints.freeze's; None: only the class can tell
+    outputs: dict[str, Any] = field(default_factory=dict)  # _outputs': which prediction methods, when
 
     @property
     def pseudo_params(self) -> frozenset[str]:
         return pseudo_params(self.iteration)
 
+    def has(self, method: str, params: dict[str, Any]) -> bool:
+        """Whether the estimator built with ``params`` has ``method`` (``predict_proba``…): its
+        default, turned over by a parameter set to one of the values recorded as turning it."""
+        fact = self.outputs.get(method, {"default": False, "turned_by": {}})
+        turned = any(name in params and params[name] in values for name, values in fact["turned_by"].items())
+        return fact["default"] != turned
+
+    def turned_by(self, method: str) -> dict[str, list[Any]]:
+        """The parameter values that give (or take away) ``method``: the fix a message can name."""
+        return self.outputs.get(method, {}).get("turned_by", {})
+
+
+OUTPUT_METHODS = ("predict_proba", "decision_function")  # what a metric may need beyond predict
+
+
+def _outputs(cls: type) -> dict[str, Any]:
+    """For each of ``OUTPUT_METHODS``: whether the estimator has it with its defaults, and which
+    values of which parameters turn that over (SVC's ``probability``, SGDClassifier's ``loss``).
+    sklearn decides with ``available_if`` on the unfitted estimator, so building one with each
+    option of each boolean or option-valued parameter tells, and validation need not import it."""
+    import warnings
+
+    from sklearn.utils._param_validation import Options, make_constraint
+
+    def has(method: str, params: dict[str, Any]) -> bool | None:
+        try:
+            with warnings.catch_warnings():  # deprecated options say so when built
+                warnings.simplefilter("ignore")
+                return hasattr(cls(**params), method)
+        except Exception:  # an option this class refuses at construction: not a way to get the method
+            return None
+
+    options: dict[str, list[Any]] = {}
+    for param, raw in getattr(cls, "_parameter_constraints", {}).items():
+        if isinstance(raw, str):  # "no_validation"
+            continue
+        made = [make_constraint(c) for c in raw]
+        values = [o for c in made if isinstance(c, Options) for o in c.options if isinstance(o, (bool, str))]
+        if "boolean" in raw or bool in raw:
+            values += [True, False]
+        if values:
+            options[param] = values
+    outputs = {}
+    for method in OUTPUT_METHODS:
+        default = bool(has(method, {}))
+        turned = {p: sorted({v for v in vs if has(method, {p: v}) not in (None, default)}, key=str)
+                  for p, vs in options.items()}
+        outputs[method] = {"default": default, "turned_by": {p: vs for p, vs in turned.items() if vs}}
+    return outputs
+
 
 def _index_entry(info: EstimatorInfo) -> dict[str, Any]:
     return {"module": info.cls.__module__, "class": info.cls.__qualname__, "task": info.task,
-            "params": list(info.params), "iteration": info.iteration_kind, "constraints": _frozen(info.cls)}
+            "params": list(info.params), "iteration": info.iteration_kind, "constraints": _frozen(info.cls),
+            "outputs": _outputs(info.cls)}
 
 
 def _frozen(cls: type) -> dict[str, Any] | None:
@@ -212,11 +264,12 @@ def facts(name: str) -> Facts:
     """An estimator's parameters and constraints by name; scikit-learn's without importing it."""
     if name in plugins():
         info = plugins()[name]
-        return Facts(name, info.task, tuple(info.params), info.iteration_kind, None)
+        return Facts(name, info.task, tuple(info.params), info.iteration_kind, None, _outputs(info.cls))
     entry = _sklearn_index().get(name)
     if entry is None:
         raise _unknown(name)
-    return Facts(name, entry["task"], tuple(entry["params"]), entry["iteration"], entry["constraints"])
+    return Facts(name, entry["task"], tuple(entry["params"]), entry["iteration"], entry["constraints"],
+                 entry["outputs"])
 
 
 def resolve(name: str) -> EstimatorInfo:

@@ -41,6 +41,24 @@ class Row:
 
 
 @dataclass
+class Front:
+    """The models no other model beats on both the test score and one cost (predict latency or
+    fit time): the only ones worth weighing when that cost matters. ``pick`` is the cheapest
+    model the test split cannot tell from the leader, when it is not the leader: a model 0.001
+    better but 20 times slower to predict is rarely the one to ship."""
+
+    cost: str  # the Row field: predict_ms_per_1k or fit_seconds
+    unit: str
+    models: list[str]  # on the front, cheapest first
+    pick: str | None = None
+    note: str = ""
+
+
+COSTS = {"predict": ("predict_ms_per_1k", "ms per 1k rows"), "fit": ("fit_seconds", "s")}
+CHEAPER = 2.0  # timings move by tens of percent between runs: name a pick only at half the cost or less
+
+
+@dataclass
 class Leaderboard:
     run_id: str
     experiment: str
@@ -51,6 +69,7 @@ class Leaderboard:
     rows: list[Row]
     registered: dict[str, Any] | None = None  # the champion's model-registry entry, when tracked
     data_notes: list[str] = field(default_factory=list)  # rows dropped, ID-like columns (data.data_notes)
+    fronts: dict[str, Front] = field(default_factory=dict)  # by cost: "predict", "fit" (see ``front``)
 
     @property
     def leader(self) -> Row | None:
@@ -70,7 +89,11 @@ class Leaderboard:
             return Row(**{k: v for k, v in {**r, **pairs}.items() if k in known})
 
         known_board = {f.name for f in fields(cls)}
-        return cls(**{**{k: v for k, v in d.items() if k in known_board}, "rows": [row(r) for r in d["rows"]]})
+        front_fields = {f.name for f in fields(Front)}
+        stored_fronts = {k: Front(**{f: v for f, v in front.items() if f in front_fields})
+                         for k, front in (d.get("fronts") or {}).items()}
+        return cls(**{**{k: v for k, v in d.items() if k in known_board}, "rows": [row(r) for r in d["rows"]],
+                      "fronts": stored_fronts})
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from bakeoff.report import rich_table
@@ -135,7 +158,33 @@ def build(run_id: str, experiment: str, task: str, metrics: list[str],
     primary = metrics[0]
     rows = rank([row_from_result(name, est, result, primary) for name, est, result in models], primary)
     _compare_to_leader(rows, outcomes, primary, seed=seed)
-    return Leaderboard(run_id, experiment, task, primary, REGISTRY[primary].direction, list(metrics), rows)
+    direction = REGISTRY[primary].direction
+    return Leaderboard(run_id, experiment, task, primary, direction, list(metrics), rows,
+                       fronts={name: front(rows, name, direction) for name in COSTS})
+
+
+def front(rows: list[Row], cost_name: str, direction: str) -> Front:
+    """The non-dominated ranked rows on (score, cost): none other has a score at least as good
+    and a cost at most as high, one of them strictly. Pure, on the rows' point estimates."""
+    cost, unit = COSTS[cost_name]
+    sign = 1 if direction == "max" else -1
+    scored = [r for r in rows if r.rank and r.primary is not None and getattr(r, cost) is not None]
+
+    def dominated(r: Row) -> bool:
+        return any(sign * o.primary >= sign * r.primary and getattr(o, cost) <= getattr(r, cost)
+                   and (sign * o.primary > sign * r.primary or getattr(o, cost) < getattr(r, cost))
+                   for o in scored if o is not r)
+
+    on = sorted((r for r in scored if not dominated(r)), key=lambda r: getattr(r, cost))
+    leader = next((r for r in scored if r.rank == 1), None)
+    pick = next((r for r in on if r.tied), None)  # the cheapest on the front that ties the leader
+    if leader is None or pick is None or getattr(pick, cost) * CHEAPER > getattr(leader, cost):
+        return Front(cost, unit, [r.model for r in on])
+    spent, leader_spent = getattr(pick, cost), getattr(leader, cost)
+    note = (f"best within {spent:.3g} {unit}: {pick.model}, tied with the leader {leader.model} "
+            f"({leader_spent:.3g} {unit}, {leader_spent / spent:.1f}× the cost)" if spent > 0 else
+            f"best at no measurable cost: {pick.model}, tied with the leader {leader.model}")
+    return Front(cost, unit, [r.model for r in on], pick.model, note)
 
 
 def _compare_to_leader(rows: list[Row], outcomes: dict[str, Outcome], primary: str, *, seed: int = 0) -> None:

@@ -1,5 +1,5 @@
-"""Metric registry: every metric of measures.py (its task, its direction, whether it needs
-probabilities), with how it is computed.
+"""Metric registry: every metric of measures.py (its task, its direction, what it needs from a
+model), with how it is computed.
 
 Metrics are plain numpy over an ``Outcome`` whose labels were encoded once, because the bootstrap
 evaluates each metric a thousand times; sklearn's validated metric functions cost ~4 ms a call,
@@ -23,27 +23,37 @@ from bakeoff.measures import CATALOG, MetricInfo
 @dataclass(frozen=True)
 class Outcome:
     """Truth and predictions for one split. For classification, labels are codes 0..k-1 into
-    ``classes`` and ``proba`` has one column per class in the same order."""
+    ``classes``, ``proba`` has one column per class in the same order, and ``decision`` holds
+    ``decision_function``'s margins (one column per class) when there are no probabilities: they
+    rank rows as well, which is all ROC AUC needs."""
 
     y_true: np.ndarray
     y_pred: np.ndarray
     proba: np.ndarray | None = None
     n_classes: int | None = None
+    decision: np.ndarray | None = None
 
     @classmethod
     def of(cls, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None = None,
-           classes: np.ndarray | None = None) -> Outcome:
+           classes: np.ndarray | None = None, decision: np.ndarray | None = None) -> Outcome:
         if classes is None:
             return cls(np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float))
         classes = np.asarray(classes)
-        return cls(np.searchsorted(classes, y_true), np.searchsorted(classes, y_pred), proba, len(classes))
+        return cls(np.searchsorted(classes, y_true), np.searchsorted(classes, y_pred), proba, len(classes),
+                   None if proba is not None else per_class_margins(decision, len(classes)))
+
+    @property
+    def ranking(self) -> np.ndarray | None:
+        """One score column per class that orders the rows: probabilities, else margins."""
+        return self.proba if self.proba is not None else self.decision
 
     def to_npz(self) -> bytes:
         """Plain arrays, loadable without pickle."""
         buf = io.BytesIO()
         arrays = {"y_true": self.y_true, "y_pred": self.y_pred}
-        if self.proba is not None:
-            arrays["proba"] = self.proba
+        for name in ("proba", "decision"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         np.savez_compressed(buf, n_classes=np.array(self.n_classes or 0), **arrays)
         return buf.getvalue()
 
@@ -51,7 +61,20 @@ class Outcome:
     def from_npz(cls, data: bytes) -> Outcome:
         with np.load(io.BytesIO(data), allow_pickle=False) as f:
             n_classes = int(f["n_classes"]) or None
-            return cls(f["y_true"], f["y_pred"], f["proba"] if "proba" in f else None, n_classes)
+            return cls(f["y_true"], f["y_pred"], f["proba"] if "proba" in f else None, n_classes,
+                       f["decision"] if "decision" in f else None)
+
+
+def per_class_margins(decision: np.ndarray | None, n_classes: int) -> np.ndarray | None:
+    """``decision_function``'s output as one column per class: a binary margin ``d`` (the positive
+    class's) becomes ``[-d, d]``; a one-vs-one layout (``decision_function_shape='ovo'``), whose
+    columns are pairs of classes, cannot rank each class and gives None."""
+    if decision is None:
+        return None
+    decision = np.asarray(decision, dtype=float)
+    if decision.ndim == 1:
+        return np.column_stack([-decision, decision]) if n_classes == 2 else None
+    return decision if decision.shape[1] == n_classes else None
 
 
 Rows = Callable[[Outcome, np.ndarray], np.ndarray]  # (outcome, index matrix) -> one value per row
@@ -62,9 +85,13 @@ class Metric(MetricInfo):
     rows: Rows
 
     def __call__(self, o: Outcome) -> float:
-        if self.needs_proba and o.proba is None:
+        if not self.can_score(o):
             return float("nan")
         return float(self.rows(o, np.arange(len(o.y_true))[None, :])[0])
+
+    def can_score(self, o: Outcome) -> bool:
+        """Whether the predictions hold what this metric reads (ranking scores, probabilities)."""
+        return {"labels": True, "scores": o.ranking is not None, "proba": o.proba is not None}[self.needs]
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "max" else a < b
@@ -136,11 +163,14 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.
 
 
 def _roc_auc(o: Outcome, idx: np.ndarray) -> np.ndarray:
-    assert o.proba is not None
-    if o.proba.shape[1] == 2:
-        return _binary_auc(o.y_true == 1, o.proba[:, 1], idx)
-    # one-vs-rest, macro average: sklearn's multi_class="ovr"
-    return np.mean([_binary_auc(o.y_true == c, o.proba[:, c], idx) for c in range(o.proba.shape[1])], axis=0)
+    """From probabilities, or from margins (only the order of the rows counts). Multiclass: one
+    column per class against the rest, macro average (sklearn's multi_class="ovr" on
+    probabilities, and its multilabel macro average on margins)."""
+    scores = o.ranking
+    assert scores is not None
+    if scores.shape[1] == 2:
+        return _binary_auc(o.y_true == 1, scores[:, 1], idx)
+    return np.mean([_binary_auc(o.y_true == c, scores[:, c], idx) for c in range(scores.shape[1])], axis=0)
 
 
 def _log_loss(o: Outcome, idx: np.ndarray) -> np.ndarray:
@@ -162,8 +192,7 @@ _ROWS: dict[str, Rows] = {
     "mae": _mae,
     "r2": _r2,
 }
-REGISTRY: dict[str, Metric] = {name: Metric(info.name, info.task, info.direction, info.needs_proba, _ROWS[name])
-                               for name, info in CATALOG.items()}
+REGISTRY: dict[str, Metric] = {name: Metric(**vars(info), rows=_ROWS[name]) for name, info in CATALOG.items()}
 
 
 def scores(names: list[str], o: Outcome) -> dict[str, float | None]:
@@ -204,7 +233,7 @@ def paired_draws(metric: Metric, outcomes: list[Outcome], *, resamples: int = 10
                  seed: int = 0) -> list[np.ndarray]:
     """``bootstrap_draws`` of several models on the same rows, drawing each block of resamples
     once for all of them: comparing a run's models costs one draw, not one per model."""
-    scored = [o for o in outcomes if not (metric.needs_proba and o.proba is None)]
+    scored = [o for o in outcomes if metric.can_score(o)]
     if scored and not all(same_rows(o, scored[0]) for o in scored):
         raise ValueError("paired draws need every outcome on the same rows")
     blocks: dict[int, list[np.ndarray]] = {id(o): [] for o in scored}

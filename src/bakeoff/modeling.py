@@ -84,8 +84,20 @@ def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fit
     return Fitted(pipeline, time.perf_counter() - start)
 
 
+def class_scores(est: Any, X: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A classifier's probabilities, or else its ``decision_function`` margins (SVC's default):
+    margins rank rows as well as probabilities do, so ROC AUC needs nothing more. One-vs-one
+    margins (``decision_function_shape='ovo'``) score pairs of classes, not classes: left out."""
+    if hasattr(est, "predict_proba"):
+        return np.asarray(est.predict_proba(X)), None
+    final = est[-1] if isinstance(est, Pipeline) else est
+    if not hasattr(est, "decision_function") or getattr(final, "decision_function_shape", "ovr") == "ovo":
+        return None, None
+    return None, np.asarray(est.decision_function(X))
+
+
 def predict(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray) -> tuple[Outcome, float]:
-    """Predict a split; class probabilities too when the estimator can give them.
+    """Predict a split; class probabilities (or margins) too when the estimator can give them.
 
     The seconds cover ``predict`` alone: that is the latency a user of the model would see.
     """
@@ -94,8 +106,8 @@ def predict(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray) -> tuple[Ou
     seconds = time.perf_counter() - start
     if not hasattr(pipeline, "classes_"):
         return Outcome.of(y_true, y_pred), seconds
-    proba = np.asarray(pipeline.predict_proba(X)) if hasattr(pipeline, "predict_proba") else None
-    return Outcome.of(y_true, y_pred, proba, np.asarray(pipeline.classes_)), seconds
+    proba, decision = class_scores(pipeline, X)
+    return Outcome.of(y_true, y_pred, proba, np.asarray(pipeline.classes_), decision), seconds
 
 
 def effective_params(pipeline: Pipeline) -> dict[str, Any]:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from bakeoff import figures
+from bakeoff.measures import bounds
+from bakeoff.svg import axis
 
 if TYPE_CHECKING:
     from bakeoff.leaderboard import Leaderboard, Row
@@ -25,18 +30,29 @@ def _ci(row: Row) -> str:
     return f"{_fmt(row.ci[0])}–{_fmt(row.ci[1])}" if row.ci else "–"
 
 
+def _signed(value: float) -> str:
+    """A difference with its sign, the minus a real one (U+2212): "−0.008", "+0.008"."""
+    return f"{value:+.3f}".replace("-", "−")
+
+
 def _diff(row: Row) -> str:
     if row.rank == 1:
         return "leader"
-    return f"{row.vs_leader[0]:+.3f}…{row.vs_leader[1]:+.3f}" if row.vs_leader else "–"
+    return f"{_signed(row.vs_leader[0])} to {_signed(row.vs_leader[1])}" if row.vs_leader else "–"
+
+
+def _rank(row: Row) -> str:
+    """The rank, with a badge when the leader cannot be told apart from this model: ranks of tied
+    models are an order of point estimates, not of models."""
+    if row.rank is None:
+        return "–"
+    return f"{row.rank} tied" if row.tied else str(row.rank)
 
 
 def _notes(row: Row) -> str:
     if row.status != "ok":
         return f"{row.status}: {row.error or ''}"
     notes = ["cached"] if row.cached else []
-    if row.tied:
-        notes.append("tied")
     if row.overfit:
         notes.append("overfit?")
     return "; ".join(notes) or "ok"
@@ -49,7 +65,7 @@ def _arrow(board: Leaderboard) -> str:
 def columns(board: Leaderboard) -> list[tuple[str, Any]]:
     """(header, cell function) for every column, shared by every view: terminal, Markdown, HTML
     and the app."""
-    cells: list[tuple[str, Any]] = [("#", lambda r: str(r.rank or "–")), ("model", lambda r: r.model)]
+    cells: list[tuple[str, Any]] = [("#", _rank), ("model", lambda r: r.model)]
     across_runs = any(r.run_id for r in board.rows)
     if across_runs:
         cells.append(("run", lambda r: r.run_id or ""))
@@ -68,9 +84,27 @@ def columns(board: Leaderboard) -> list[tuple[str, Any]]:
     return cells
 
 
-CAPTION = ("test split · 95% bootstrap CIs · 'vs leader': paired 95% CI of the difference on the "
-           "same rows; tied when it contains 0 · overfit?: validation beats the whole test CI · fit s: "
-           "the fit alone (a search: all its trials), without process start-up")
+CAPTION = ("test split · 95% bootstrap CIs · 'vs leader': the 95% CI of (this model − the leader), both "
+           "scored on the same resampled test rows · 'tied' beside a rank: that CI contains 0, so the "
+           "test split cannot tell this model from the leader · overfit?: validation beats the whole "
+           "test CI · fit s: the fit alone (a search: all its trials), without process start-up")
+
+
+def failures(board: Leaderboard) -> list[str]:
+    """One line per model without a score, with its reason: the banner every view shows above
+    the board, so a failure is read, not found in the last column."""
+    return [f"{r.model} ({r.estimator}) {r.status}: {r.error or 'no reason recorded'}"
+            for r in board.rows if r.status != "ok"]
+
+
+def front_notes(board: Leaderboard) -> list[str]:
+    """The cheaper model worth shipping instead of the leader, per cost, when there is one."""
+    return [front.note for front in board.fronts.values() if front.note]
+
+
+def banner(board: Leaderboard) -> str | None:
+    lines = failures(board)
+    return f"{len(lines)} model(s) did not finish: " + "; ".join(lines) if lines else None
 
 # What a narrow terminal gives up, leftmost first; "*" stands for every column not named (the
 # secondary metrics, anything new), rightmost of them first. Never dropped: the rank, the model,
@@ -161,7 +195,7 @@ def rich_table(board: Leaderboard, width: int) -> Any:
         wide = "bakeoff compare RUN... --wide" if across_runs else f"bakeoff report {board.run_id} --wide"
         caption += f" · not shown at this width: {', '.join(fitted.dropped)} (a wider terminal, or `{wide}`, shows them)"
     table = Table(title=f"{board.experiment} · run {board.run_id} · {board.task}",
-                  caption="\n".join([caption, *board.data_notes]),
+                  caption="\n".join([caption, *board.data_notes, *front_notes(board), *filter(None, [banner(board)])]),
                   box=box.HEAVY_HEAD if fitted.boxed else None, pad_edge=fitted.boxed)
     for (header, _), w in zip(fitted.cells, fitted.widths):
         table.add_column(header, justify="left" if header in ("model", "estimator", *PROSE) else "right",
@@ -180,7 +214,9 @@ def to_markdown(board: Leaderboard) -> str:
         f"Task: {board.task}. Ranked by test **{board.primary}** {_arrow(board)}. {CAPTION[0].upper()}{CAPTION[1:]}.",
         "",
         *(f"- Data: {note}." for note in board.data_notes),
-        *([""] if board.data_notes else []),
+        *(f"- **Did not finish**: {line}" for line in failures(board)),
+        *(f"- **Cheaper**: {note}." for note in front_notes(board)),
+        *([""] if board.data_notes or failures(board) or front_notes(board) else []),
         "| " + " | ".join(h for h, _ in cells) + " |",
         "|" + "|".join("---" if h in ("model", "estimator", "notes") else "---:" for h, _ in cells) + "|",
     ]
@@ -189,61 +225,100 @@ def to_markdown(board: Leaderboard) -> str:
 
 
 def _chart(board: Leaderboard) -> str:
-    """Horizontal dot-and-whisker SVG of the primary metric with its interval, one line a model."""
+    """Horizontal dot-and-whisker SVG of the primary metric with its interval, one line a model;
+    it scales to the page's width (a viewBox), with gridlines and an axis that fits (``axis``)."""
     rows = [r for r in board.rows if r.primary is not None]
     if not rows:
         return "<p>No model produced a score.</p>"
-    values = [v for r in rows for v in (r.primary, *(r.ci or ()))]
-    lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
-    lo, hi = lo - pad, hi + pad
-    left, width, line = 170, 460, 28
-    height = line * len(rows) + 40
+    scale = axis([v for r in rows for v in (r.primary, *(r.ci or ()))], bounds(board.primary))
+    left, width, line = 190, 560, 28
+    height = line * len(rows) + 44
+    total = left + width + 30
 
     def x(v: float) -> float:
-        return left + (v - lo) / (hi - lo) * width
+        return left + scale.at(v) * width
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 30}" height="{height}" '
-             f'role="img" aria-label="test {html.escape(board.primary)} by model">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {height}" width="100%" '
+             f'style="max-width:{total}px" role="img" aria-label="test {html.escape(board.primary)} by model">']
+    axis_y = height - 14
+    for tick in scale.ticks:
+        parts.append(f'<line class="grid" x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="6" y2="{axis_y - 12}" '
+                     'stroke="#d8dee4" stroke-width="1"/>')
+        parts.append(f'<text x="{x(tick):.1f}" y="{axis_y}" font-size="11" text-anchor="middle">{tick:g}</text>')
     for i, r in enumerate(rows):
         y = 20 + i * line
         name = html.escape(r.model)
-        parts.append(f'<text x="{left - 10}" y="{y + 4}" text-anchor="end" font-size="13">{name}</text>')
+        label = f"{name} ({_rank(r)})" if r.tied else name
+        parts.append(f'<text x="{left - 10}" y="{y + 4}" text-anchor="end" font-size="13">{label}</text>')
         if r.ci:
-            parts.append(f'<line x1="{x(r.ci[0]):.1f}" x2="{x(r.ci[1]):.1f}" y1="{y}" y2="{y}" '
+            parts.append(f'<line class="ci" x1="{x(r.ci[0]):.1f}" x2="{x(r.ci[1]):.1f}" y1="{y}" y2="{y}" '
                          'stroke="#7a8ca3" stroke-width="2"/>')
         color = "#1f6feb" if r.rank == 1 else "#30363d"
         parts.append(f'<circle cx="{x(r.primary):.1f}" cy="{y}" r="5" fill="{color}">'
                      f'<title>{name}: {_fmt(r.primary)} {_ci(r)}</title></circle>')
-    axis_y = height - 12
-    parts.append(f'<text x="{left}" y="{axis_y}" font-size="11">{_fmt(lo)}</text>')
-    parts.append(f'<text x="{left + width}" y="{axis_y}" font-size="11" text-anchor="end">{_fmt(hi)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def to_html(board: Leaderboard) -> str:
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;padding:0 1rem;max-width:1400px;color:#1f2328;font-size:14px}
+.board{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:13px}
+th,td{padding:.3rem .45rem;border-bottom:1px solid #d0d7de;text-align:right;vertical-align:top}
+th{text-align:left;font-weight:600}
+td.text{text-align:left} td.prose{text-align:left;min-width:7rem;overflow-wrap:anywhere}
+td.model,th.model{position:sticky;left:0;background:#fff;text-align:left;font-weight:600}
+td.rank,td.num{white-space:nowrap}
+tr.failed,tr.missing{color:#cf222e} .badge{background:#dafbe1;color:#1a7f37;border-radius:.6rem;padding:0 .4rem}
+.banner{background:#fff1e5;border-left:4px solid #bc4c00;padding:.5rem .8rem}
+svg text{fill:#1f2328;font-family:system-ui,sans-serif}
+"""
+TEXT_COLUMNS = ("model", "estimator", "run")
+
+
+def _breakable(text: str) -> str:
+    """Escaped, with places a browser may break a long name: after an underscore and between the
+    words of a CamelCase name (balanced_<wbr>accuracy, Hist<wbr>Gradient<wbr>Boosting…), so a
+    board with many columns fits 1,200 px instead of scrolling."""
+    return re.sub(r"(_)|(?<=[a-z])(?=[A-Z])", lambda m: (m.group(1) or "") + "<wbr>", html.escape(text))
+
+
+def _cell(header: str, cell: Any, row: Row) -> str:
+    """One table cell, its class saying how it lays out: the model pinned, prose wrapping; "vs
+    leader" may wrap at its "to"."""
+    if header == "#" and row.tied:
+        return f'<td class="rank">{row.rank} <span class="badge" title="tied with the leader">tied</span></td>'
+    kind = "model" if header == "model" else "text" if header in TEXT_COLUMNS else \
+        "prose" if header in (*PROSE, "preprocessing") else "rank" if header == "#" else \
+        "range" if header == "vs leader" else "num"
+    return f'<td class="{kind}">{_breakable(cell(row))}</td>'
+
+
+def to_html(board: Leaderboard, found: dict[str, figures.Diagnostics] | None = None) -> str:
+    """The whole page; with ``found`` (each model's stored diagnostics, by model name) the charts
+    below the board too."""
     e = html.escape
     cells = columns(board)
-    head = "".join(f"<th>{e(h)}</th>" for h, _ in cells)
+    head = "".join(f'<th{" class=model" if h == "model" else ""}>{_breakable(h)}</th>' for h, _ in cells)
     body = "".join(f'<tr class="{e(r.status)}{" tied" if r.tied else ""}">'
-                   + "".join(f"<td>{e(cell(r))}</td>" for _, cell in cells) + "</tr>"
+                   + "".join(_cell(h, cell, r) for h, cell in cells) + "</tr>"
                    for r in board.rows)
+    failed = failures(board)
+    banner_html = ("<div class=banner><b>" + f"{len(failed)} model(s) did not finish</b><ul>"
+                   + "".join(f"<li>{e(line)}</li>" for line in failed) + "</ul></div>") if failed else ""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{e(board.experiment)} · bakeoff</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328}}
-table{{border-collapse:collapse}} th,td{{padding:.3rem .7rem;border-bottom:1px solid #d0d7de;text-align:right}}
-td:nth-child(2),td:nth-child(3),td:last-child,th{{text-align:left}}
-tr.failed,tr.missing{{color:#cf222e}} tr.tied td:nth-child(6){{color:#1a7f37}}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{e(board.experiment)} · bakeoff</title>
+<style>{STYLE}{figures.STYLE}</style></head><body>
 <h1>{e(board.experiment)}</h1>
 <p>Run <code>{e(board.run_id)}</code> · task {e(board.task)} · ranked by test <b>{e(board.primary)}</b>
 {_arrow(board)}. {e(CAPTION)}.</p>
 {"".join(f"<p>Data: {e(note)}.</p>" for note in board.data_notes)}
+{banner_html}
 <h2>Test {e(board.primary)}</h2>
 {_chart(board)}
 <h2>Leaderboard</h2>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+<div class="board"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
+{figures.run_sections(board, found or {})}
 </body></html>
 """

@@ -42,7 +42,8 @@ def _stages_param(info: catalog.EstimatorInfo) -> str:
 
 # -- epochs ---------------------------------------------------------------------------------------
 
-Score = Callable[[np.ndarray, np.ndarray | None], float]
+Scores = tuple[np.ndarray | None, np.ndarray | None]  # modeling.class_scores: probabilities, margins
+Score = Callable[[np.ndarray, Scores], float]
 
 
 def _staged(est: BaseEstimator, X: np.ndarray, y: np.ndarray, Xv: np.ndarray) -> Iterator[tuple[Any, Any]]:
@@ -51,7 +52,7 @@ def _staged(est: BaseEstimator, X: np.ndarray, y: np.ndarray, Xv: np.ndarray) ->
     est.fit(X, y)
     probas = est.staged_predict_proba(Xv) if hasattr(est, "predict_proba") else None
     for pred in est.staged_predict(Xv):
-        yield pred, next(probas) if probas is not None else None
+        yield pred, (next(probas) if probas is not None else None, None)
 
 
 def _warm_started(est: BaseEstimator, X: np.ndarray, y: np.ndarray, Xv: np.ndarray) -> Iterator[tuple[Any, Any]]:
@@ -60,7 +61,7 @@ def _warm_started(est: BaseEstimator, X: np.ndarray, y: np.ndarray, Xv: np.ndarr
     est.set_params(warm_start=True)
     for n in range(step, total + step, step):
         est.set_params(n_estimators=min(n, total)).fit(X, y)
-        yield est.predict(Xv), est.predict_proba(Xv) if hasattr(est, "predict_proba") else None
+        yield est.predict(Xv), modeling.class_scores(est, Xv)
 
 
 def _partial_fits(est: BaseEstimator, X: np.ndarray, y: np.ndarray, Xv: np.ndarray,
@@ -71,7 +72,7 @@ def _partial_fits(est: BaseEstimator, X: np.ndarray, y: np.ndarray, Xv: np.ndarr
             est.partial_fit(X, y, classes=classes)
         else:
             est.partial_fit(X, y)
-        yield est.predict(Xv), est.predict_proba(Xv) if hasattr(est, "predict_proba") else None
+        yield est.predict(Xv), modeling.class_scores(est, Xv)
 
 
 def _epochs(kind: IterationKind, est: BaseEstimator, X: Any, y: np.ndarray, Xv: Any,
@@ -102,8 +103,8 @@ def train_epochs(kind: IterationKind, est: BaseEstimator, X: Any, y: np.ndarray,
     """
     best = EarlyStopped(float("nan"), 0, 0)
     step = max(1, est.get_params().get("n_estimators", 1) // WARM_START_STEPS) if kind == "warm_start" else 1
-    for i, (pred, proba) in enumerate(_epochs(kind, est, X, y, Xv, epochs), start=1):
-        value = score(pred, proba)
+    for i, (pred, scores) in enumerate(_epochs(kind, est, X, y, Xv, epochs), start=1):
+        value = score(pred, scores)
         best.epochs_run = i
         report(value, i)
         if np.isnan(best.score) or metric.better(value, best.score):
@@ -200,8 +201,8 @@ def tune(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Map
         est = info.cls(**params, **needs)
         latest: list[Outcome] = []  # the last epoch's validation predictions, then the best's
 
-        def score(pred: np.ndarray, proba: np.ndarray | None) -> float:
-            latest[:] = [Outcome.of(y["valid"], pred, proba, classes)]
+        def score(pred: np.ndarray, scores: Scores) -> float:
+            latest[:] = [Outcome.of(y["valid"], pred, scores[0], classes, scores[1])]
             return metric(latest[0])
 
         def keep_best() -> None:
@@ -216,7 +217,7 @@ def tune(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Map
             if kind is None:
                 est.fit(Xt, y["train"])
                 pred = est.predict(Xv)
-                value = score(pred, est.predict_proba(Xv) if hasattr(est, "predict_proba") else None)
+                value = score(pred, modeling.class_scores(est, Xv))
                 keep_best()
                 epoch = None
             else:

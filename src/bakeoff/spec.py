@@ -376,6 +376,25 @@ def _value_problem(info: catalog.Facts, params: dict[str, Any]) -> str | None:
     return None
 
 
+def _metric_problems(i: int, model: ModelSpec, info: catalog.Facts, named: list[str]) -> list[str]:
+    """A metric the config names that this model cannot produce (log_loss without
+    ``predict_proba``), with the parameter that gives it; from the index's facts, so no estimator
+    is imported. A searched parameter that changes the answer leaves it to the train step."""
+    problems = []
+    for metric in (measures.CATALOG[n] for n in named if n in measures.CATALOG):
+        methods = metric.methods
+        if metric.task != info.task or not methods or any(info.has(m, model.params) for m in methods):
+            continue
+        turning = {p: v for m in methods for p, vs in info.turned_by(m).items() for v in vs[:1]}
+        if model.search is not None and turning.keys() & model.search.space.keys():
+            continue
+        fix = " or ".join(f"params.{p}: {json.dumps(v)}" for p, v in turning.items())
+        problems.append(f"models[{i}]: {model.estimator} cannot give {metric.name} (it needs "
+                        f"{' or '.join(methods)}); {'set ' + fix + ', or ' if fix else ''}"
+                        f"drop {metric.name} from metrics")
+    return problems
+
+
 def _space_problems(i: int, model: ModelSpec, info: catalog.Facts) -> list[str]:
     assert model.search is not None
     where = f"models[{i}].search.space"
@@ -430,6 +449,7 @@ def _semantic_problems(exp: Experiment) -> list[str]:
             problems.append(f"models[{i}].estimator: {exc}")
             continue
         problems += _param_problems(i, m, info)
+        problems += _metric_problems(i, m, info, [n for n in [exp.metrics.primary, *(exp.metrics.others or [])] if n])
         own_native = m.preprocess is not None and m.preprocess.categorical == "native" \
             and exp.preprocess.categorical != "native"  # a top-level native means "where supported"
         if own_native and "categorical_features" not in info.params:

@@ -116,7 +116,8 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     an older one. ``on_evaluated`` is called once the threaded work (fit, predict) is over: what is
     left runs on one thread. The store failing raises; the model failing is a failed result.
     """
-    from bakeoff import data, modeling, tracking, training, versions
+    from bakeoff import data, diagnostics, modeling, tracking, training, versions
+    from bakeoff.measures import CATALOG
     from bakeoff.cpu import usable_cpus
     from bakeoff.storage import open_store
 
@@ -156,13 +157,18 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
         result.timings = {"load": load_seconds}
     if on_evaluated is not None:
         on_evaluated()
+    found: dict[str, Any] = {}
     if evaluation is not None:
         clock = time.perf_counter()
+        found = diagnostics.compute(evaluation.test, context.table.classes, pipeline=evaluation.pipeline,
+                                    search=evaluation.search, direction=CATALOG[context.primary].direction,
+                                    seed=context.seed)
         result.artifacts = {
             "model": records.save_artifact(store, job_id, attempt, records.MODEL,
                                            modeling.dumps(evaluation.pipeline)),
             "predictions": records.save_artifact(store, job_id, attempt, records.PREDICTIONS,
                                                  evaluation.test.to_npz()),
+            **diagnostics.save(store, job_id, attempt, found),
         }
         result.status, result.params, result.search = "ok", evaluation.params, evaluation.search
         result.effective_params = modeling.effective_params(evaluation.pipeline)
@@ -173,7 +179,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
     result.step_seconds = time.perf_counter() - started
     result.finished_at = records.now()
     result.mlflow_run_id = tracking.log_model(job, result, evaluation.pipeline if evaluation else None,
-                                              example)
+                                              example, found)
     records.write_result(store, result)  # written last: the commit marker
     return result
 
@@ -197,7 +203,7 @@ def record(run: Any, prepared: Prepared, model: str, result: ModelResult | None 
 def compare(run_uri: str) -> Any:
     """Record every model's outcome in the run and rank them; failed and missing ones are
     reported, not hidden."""
-    from bakeoff import leaderboard, report, tracking
+    from bakeoff import diagnostics, leaderboard, report, tracking
     from bakeoff.data import data_notes
     from bakeoff.runs import Run
 
@@ -210,7 +216,10 @@ def compare(run_uri: str) -> Any:
                               [(m.name, m.estimator, results[m.name]) for m in exp.models], outcomes,
                               seed=exp.split.seed)
     board.data_notes = data_notes(prepared.unlabelled, prepared.id_like)
-    reports = {"report.md": report.to_markdown(board).encode(), "report.html": report.to_html(board).encode()}
+    found = {name: diagnostics.load(run.store, result) for name, result in results.items()
+             if result is not None and result.ok}
+    reports = {"report.md": report.to_markdown(board).encode(),
+               "report.html": report.to_html(board, found).encode()}
     for name, body in reports.items():
         run.store.write_bytes(run.key(name), body)
     reports["leaderboard.json"] = records.dumps(board.to_dict())

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 ENV_URI = "MLFLOW_TRACKING_URI"
 ALIAS = "champion"
 MODEL_ARTIFACT = "model"
+DIAGNOSTICS_DIR = "diagnostics"  # each diagnostic's data, as the store holds it
+CHARTS_ARTIFACT = "charts.html"
 # The registered champion is a pyfunc model from code (served_model.py) beside the skops file.
 SERVED_ARTIFACT = "served"
 SERVED_PIPELINE = "pipeline"
@@ -110,13 +112,15 @@ def start_parent(exp: Experiment, run: Run) -> str | None:
 
 
 def log_model(job: Job, result: ModelResult, pipeline: Pipeline | None,
-              X_example: pd.DataFrame | None) -> str | None:
+              X_example: pd.DataFrame | None, found: dict[str, Any] | None = None) -> str | None:
     """Log one job's training as a run of its own and return its MLflow id.
 
     ``pipeline`` is None for a failed model: the run is then marked FAILED with the error as a
     tag, so failures show in MLflow as they do on the leaderboard. ``X_example`` is a few raw
     feature rows (the columns the Pipeline takes); it becomes the model's input example and, with
-    the Pipeline's predictions on it, its signature.
+    the Pipeline's predictions on it, its signature. ``found`` is the model's diagnostics
+    (diagnostics.compute): logged as ``diagnostics/<name>.json`` and drawn in ``charts.html``, the
+    same charts report.html shows for the model.
     """
     from bakeoff.spec import TrackingSpec
 
@@ -142,6 +146,8 @@ def log_model(job: Job, result: ModelResult, pipeline: Pipeline | None,
             _log_batch(client, run_id, metrics=_trial_metrics(trials))
         if result.traceback:
             client.log_text(run_id, result.traceback, "error.txt")
+        if found:
+            _log_diagnostics(client, run_id, result, found, job.context.primary)
         if ok:
             _log_pipeline(client, experiment_id, run_id, result.model, pipeline, X_example)
     except BaseException:
@@ -149,6 +155,17 @@ def log_model(job: Job, result: ModelResult, pipeline: Pipeline | None,
         raise
     _end(client, run_id, "FINISHED" if ok else "FAILED")
     return run_id
+
+
+def _log_diagnostics(client: MlflowClient, run_id: str, result: ModelResult, found: dict[str, Any],
+                     primary: str) -> None:
+    from bakeoff import figures
+    from bakeoff.measures import CATALOG
+
+    for name, data in found.items():
+        client.log_text(run_id, json.dumps(data, default=str), f"{DIAGNOSTICS_DIR}/{name}.json")
+    section = figures.model_section(result.model, result.estimator, found, CATALOG[primary].direction, primary)
+    client.log_text(run_id, figures.page(f"{result.model} · bakeoff", section), CHARTS_ARTIFACT)
 
 
 def log_leaderboard(exp: Experiment, run: Run, prepared: Prepared, results: dict[str, ModelResult | None],

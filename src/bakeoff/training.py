@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from bakeoff import modeling
-from bakeoff.metrics import REGISTRY, Outcome, bootstrap_ci, scores
+from bakeoff.metrics import REGISTRY, Metric, Outcome, bootstrap_ci, scores
 from bakeoff.records import Schema
 from bakeoff.search import tune
 from bakeoff.spec import ModelSpec
@@ -35,6 +35,16 @@ class Evaluation:
     predict_seconds: float
     timings: dict[str, float]  # fit, predict, score
     search: dict[str, Any] | None = None
+
+
+def _unscored(primary: Metric, test: Outcome) -> str:
+    """Why the primary metric has no value: a model without it must fail, not finish "ok" with an
+    empty score (validation catches the usual cause; this is the last line)."""
+    if not primary.can_score(test):
+        wanted = " or ".join(primary.methods)
+        return (f"{primary.name} needs {wanted} and this model has none; pick another primary metric, or "
+                "a parameter that gives it (SVC: probability: true)")
+    return f"{primary.name} is undefined on the test split (one class only?); pick another primary metric"
 
 
 def evaluate(model: ModelSpec, schema: Schema, X: MutableMapping[str, pd.DataFrame], y: Mapping[str, np.ndarray],
@@ -70,5 +80,7 @@ def evaluate(model: ModelSpec, schema: Schema, X: MutableMapping[str, pd.DataFra
     lap("predict")
     ci = bootstrap_ci(primary, test, seed=seed)
     scored = {"valid": scores(metrics, valid), "test": scores(metrics, test)}
+    if scored["test"][primary.name] is None:
+        raise ValueError(_unscored(primary, test))
     lap("score")
     return Evaluation(pipeline, params, valid, test, scored, ci, fit_seconds, predict_seconds, timings, search)

@@ -38,18 +38,22 @@ def _confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str])
             "rows": [{"row": row.tolist()} for row in counts]}
 
 
-def _roc(y_true: np.ndarray, proba: np.ndarray) -> list[dict[str, float]]:
-    """The positive class's curve when binary; the micro-averaged one-vs-rest curve otherwise."""
+def _roc(y_true: np.ndarray, scores: np.ndarray) -> list[dict[str, float]]:
+    """The positive class's curve when binary; the micro-averaged one-vs-rest curve otherwise.
+    ``scores``: probabilities, or margins for a model without them (the thresholds are margins then)."""
     from sklearn.metrics import roc_curve
 
-    if proba.shape[1] == 2:
-        fpr, tpr, thresholds = roc_curve(y_true == 1, proba[:, 1])
+    if scores.shape[1] == 2:
+        fpr, tpr, thresholds = roc_curve(y_true == 1, scores[:, 1])
     else:
-        onehot = np.eye(proba.shape[1], dtype=bool)[y_true]
-        fpr, tpr, thresholds = roc_curve(onehot.ravel(), proba.ravel())
+        onehot = np.eye(scores.shape[1], dtype=bool)[y_true]
+        fpr, tpr, thresholds = roc_curve(onehot.ravel(), scores.ravel())
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), MAX_ROC_POINTS)).round().astype(int))
-    # sklearn's first threshold is +inf ("nothing is positive"); JSON has no inf, probabilities top out at 1.
-    return [{"confidenceThreshold": float(min(thresholds[i], 1.0)), "recall": float(tpr[i]),
+    # sklearn's first threshold is +inf ("nothing is positive"); JSON has no inf: the highest score
+    # stands in (1 for probabilities, which top out there; the largest margin otherwise).
+    top = max(1.0, float(np.max(thresholds[np.isfinite(thresholds)], initial=1.0)))
+    thresholds = np.where(np.isinf(thresholds), top, thresholds)
+    return [{"confidenceThreshold": float(thresholds[i]), "recall": float(tpr[i]),
              "falsePositiveRate": float(fpr[i])} for i in keep]
 
 
@@ -67,6 +71,6 @@ def classification_metrics(store: ObjectStore, table: Schema, result: ModelResul
         return {}
     labels = [str(c) for c in table.classes]  # the codes in outcome index these, sorted as sklearn's classes_
     out: dict[str, Any] = {"confusionMatrix": _confusion_matrix(outcome.y_true, outcome.y_pred, labels)}
-    if outcome.proba is not None:
-        out["confidenceMetrics"] = _roc(outcome.y_true, outcome.proba)
+    if outcome.ranking is not None:
+        out["confidenceMetrics"] = _roc(outcome.y_true, outcome.ranking)
     return out

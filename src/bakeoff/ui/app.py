@@ -185,7 +185,7 @@ def _run_tab(checked: state.Checked) -> None:
     for line in job.problems:
         st.error(markdown_text(line))
     if job.board:
-        results.leaderboard(job.board, key="run")
+        results.leaderboard(job.board, key="run", run=job.run)
 
 
 def _history_tab(store: str) -> None:

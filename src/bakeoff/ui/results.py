@@ -13,7 +13,9 @@ import streamlit as st
 
 from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
-from bakeoff.report import to_html
+from bakeoff.measures import bounds
+from bakeoff.report import CAPTION, failures, front_notes, to_html
+from bakeoff.svg import axis
 from bakeoff.runs import Run, run_ids
 from bakeoff.spec import Experiment
 from bakeoff.storage import open_store
@@ -41,9 +43,11 @@ def _chart(board: Leaderboard) -> Any:
                           "leader": [r.rank == 1 for r in scored]})
     y = alt.Y("model:N", sort=[r.model for r in scored], title=None)
     title = f"test {board.primary}"
-    x = alt.X("score:Q", scale=alt.Scale(zero=False), title=title)
-    bars = alt.Chart(frame).mark_rule(strokeWidth=2, color="#7a8ca3").encode(y=y, x=alt.X("low:Q", title=title),
-                                                                               x2="high:Q")
+    fit = axis([*frame["low"], *frame["high"], *frame["score"]], bounds(board.primary))
+    scale = alt.Scale(domain=[fit.low, fit.high], clamp=True, nice=False)
+    x = alt.X("score:Q", scale=scale, title=title, axis=alt.Axis(values=fit.ticks, grid=True))
+    bars = alt.Chart(frame).mark_rule(strokeWidth=2, color="#7a8ca3").encode(
+        y=y, x=alt.X("low:Q", scale=scale, title=title), x2="high:Q")
     dots = alt.Chart(frame).mark_circle(size=90, opacity=1).encode(
         y=y, x=x, color=alt.Color("leader:N", scale=alt.Scale(domain=[True, False], range=["#1f6feb", "#30363d"]),
                                   legend=None),
@@ -70,18 +74,60 @@ def plan(exp: Experiment, use_cache: bool) -> None:
         st.dataframe(pd.DataFrame(plan_rows(schedule, cached)), hide_index=True)
 
 
-def leaderboard(board: Leaderboard, *, key: str) -> None:
+def stored_diagnostics(run: Run, board: Leaderboard) -> dict[str, dict[str, Any]]:
+    """Each finished model's diagnostics as its train step stored them (nothing recomputed)."""
+    from bakeoff import diagnostics
+
+    found = {}
+    for r in board.rows:
+        result = run.result(r.model) if r.status == "ok" else None
+        if result is not None:
+            found[r.model] = diagnostics.load(run.store, result)
+    return found
+
+
+def charts(board: Leaderboard, found: dict[str, dict[str, Any]], *, key: str) -> None:
+    """The run's charts (curves across models, the fronts) and one model's, picked: the same
+    HTML fragments report.html shows, drawn from the same stored data."""
+    from bakeoff import figures
+
+    def show(fragment: str) -> None:  # st.html drops inline SVG: the charts go as images
+        st.html(f"<style>{figures.STYLE}</style>" + figures.as_images(fragment))
+
+    across, per_model = st.tabs(["Across models", "One model"])
+    with across:
+        for kind in ("roc", "pr"):
+            if drawn := figures.curves(board, found, kind):
+                show(f'<div class="blocks">{drawn}</div>')
+        for name in board.fronts:
+            if drawn := figures.front(board, name):
+                show(drawn)
+    with per_model:
+        names = [r.model for r in board.rows if r.model in found]
+        if not names:
+            st.info("No model of this run stored diagnostics (older runs did not).")
+            return
+        model = st.selectbox("model", names, key=f"{key}:model")
+        row = next(r for r in board.rows if r.model == model)
+        show(figures.model_section(row.model, row.estimator, found[model], board.direction, board.primary))
+
+
+def leaderboard(board: Leaderboard, *, key: str, run: Run | None = None) -> None:
     arrow = "↑" if board.direction == "max" else "↓"
     st.subheader(f"Leaderboard · {board.experiment}")
     st.caption(f"run `{board.run_id}` · task {board.task} · ranked by test **{board.primary}** {arrow}"
-               " · bars are 95% bootstrap confidence intervals on the test split")
-    st.dataframe(board_frame(board), hide_index=True)
+               f" · bars are 95% bootstrap confidence intervals on the test split · {CAPTION}")
+    for line in failures(board):
+        st.warning(f"did not finish: {line}", icon=":material/error:")
+    st.dataframe(board_frame(board), hide_index=True, column_config={"model": st.column_config.TextColumn(pinned=True)})
     if any(r.primary is not None for r in board.rows):
         st.altair_chart(_chart(board), width="stretch")
-    failed = [r for r in board.rows if r.status != "ok"]
-    if failed:
-        st.warning(f"{len(failed)} model(s) did not finish: {', '.join(r.model for r in failed)}")
-    st.download_button("Download report.html", to_html(board), file_name=f"{board.experiment}-{board.run_id}.html",
+    for note in front_notes(board):
+        st.info(note, icon=":material/speed:")
+    found = stored_diagnostics(run, board) if run is not None else {}
+    if run is not None:
+        charts(board, found, key=key)
+    st.download_button("Download report.html", to_html(board, found), file_name=f"{board.experiment}-{board.run_id}.html",
                        mime="text/html", key=f"{key}:report", icon=":material/download:")
 
 
@@ -150,5 +196,5 @@ def history(store_uri: str) -> Run | None:
     if board is None:
         st.info(f"Run {run.run_id} has no leaderboard yet: it is running, or it stopped before compare.")
     else:
-        leaderboard(board, key=f"history:{run.run_id}")
+        leaderboard(board, key=f"history:{run.run_id}", run=run)
     return run
