@@ -33,6 +33,7 @@ from sklearn.preprocessing import (FunctionTransformer, MinMaxScaler, OneHotEnco
                                    StandardScaler)
 from sklearn.utils import get_tags
 
+from bakeoff import catalog
 from bakeoff.records import Schema
 from bakeoff.spec import PreprocessSpec
 
@@ -102,8 +103,7 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
         raise ValueError(f"{type(estimator).__name__} wraps another estimator, which a config cannot "
                          "give; use that estimator directly") from None
     if tags.categorical:  # CategoricalNB: every column must be codes, and numbers are not
-        raise ValueError(f"{type(estimator).__name__} takes only category codes, not numbers; use "
-                         "GaussianNB, or MultinomialNB for counts")
+        raise ValueError(f"{type(estimator).__name__} {catalog.CODES_ONLY}")
     tree = _is_tree_model(estimator)
     categorical: Encoding
     if settings.categorical != "auto":

@@ -421,6 +421,9 @@ def _semantic_problems(exp: Experiment) -> list[str]:
         except UserError as exc:
             problems.append(f"models[{i}].estimator: {exc}")
             continue
+        if info.codes_only:
+            problems.append(f"models[{i}].estimator: {m.estimator} {catalog.CODES_ONLY}")
+            continue
         problems += _param_problems(i, m, info)
         own_native = m.preprocess is not None and m.preprocess.categorical == "native" \
             and exp.preprocess.categorical != "native"  # a top-level native means "where supported"
