@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bakeoff import data, modeling, records, steps
+from bakeoff.predict import predictions
 from bakeoff.runs import create_run
 from bakeoff.spec import parse_experiment
 from bakeoff.storage import LocalStore
@@ -94,3 +95,32 @@ def test_the_supervising_process_reads_the_timeout_without_scikit_learn(tmp_path
              "sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'pandas', 'pyarrow'}))")
     out = subprocess.run([sys.executable, "-c", probe, run.uri], capture_output=True, text=True, check=True)
     assert out.stdout.split(None, 1) == ["77", "[]\n"]
+
+
+class _CountingScaler(StandardScaler):
+    """Counts the passes of preprocessing at predict time."""
+
+    passes = 0
+
+    def transform(self, X, copy=None):  # noqa: ANN001, ANN201
+        type(self).passes += 1
+        return super().transform(X, copy=copy)
+
+
+def test_a_split_is_preprocessed_once_for_its_predictions_and_probabilities() -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    columns = list(X.columns)
+    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", _CountingScaler(), columns)])),
+                         ("model", LogisticRegression(max_iter=500))])
+    fitted = modeling.fit(pipeline, X.iloc[:400], y.to_numpy()[:400], threads=1).pipeline
+    _CountingScaler.passes = 0
+    outcome, seconds = modeling.predict(fitted, X.iloc[400:], y.to_numpy()[400:])
+    assert _CountingScaler.passes == 1 and seconds > 0
+    # the same answers as the Pipeline's own predict and predict_proba (which preprocess twice)
+    np.testing.assert_array_equal(outcome.y_pred, np.searchsorted(fitted.classes_, fitted.predict(X.iloc[400:])))
+    np.testing.assert_array_equal(outcome.proba, fitted.predict_proba(X.iloc[400:]))
+    served = predictions(fitted, X.iloc[400:])  # what bakeoff predict and the served model answer
+    np.testing.assert_array_equal(served["proba_1"].to_numpy(), outcome.proba[:, 1])
