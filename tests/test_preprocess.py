@@ -151,6 +151,40 @@ def test_column_errors_say_how_many_were_left_out() -> None:
     assert str(caught.value).endswith("c18, c19 … and 11 more")
 
 
+@pytest.mark.parametrize("estimator", ["LogisticRegression", "HistGradientBoostingClassifier",
+                                       "RandomForestClassifier", "MultinomialNB", "GaussianNB"])
+def test_unstacked_fit_gives_what_fit_transform_gives(estimator: str) -> None:
+    """A train step fits through ``fit_blocks`` and ``stack`` (no stacked copy beside the blocks):
+    the array it gets is fit_transform's, value for value, dtype and layout included."""
+    frame = messy_table(1500, task="classification")
+    features = frame[frame["target"].notna()].drop(columns="target")
+    pre = modeling.build_pipeline(ModelSpec(name="m", estimator=estimator), _schema(frame)).named_steps["preprocess"]
+    expected = pre.fit_transform(features)
+    blocks = pre.fit_blocks(features)
+    got = preprocess.stack(blocks)
+    assert blocks == []  # each block was let go once copied
+    if sp.issparse(expected):
+        assert sp.issparse(got) and (got != expected).nnz == 0
+    else:
+        assert got.dtype == expected.dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, expected)
+    assert not hasattr(pre, "_unstacked")  # nothing of the unstacked fit is left to save
+
+
+def test_stack_is_hstack_for_arrays_frames_and_sparse_blocks() -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"i": np.arange(6), "f": rng.normal(size=6).astype(np.float32)})
+    blocks = [rng.normal(size=(6, 2)), frame, sp.csr_matrix(np.eye(6, 3, dtype=np.float32))]
+    expected = np.hstack([blocks[0], frame.to_numpy(), blocks[2].toarray()])
+    got = preprocess.stack(blocks)
+    assert got.dtype == expected.dtype == np.float64 and blocks == []
+    np.testing.assert_array_equal(got, expected)
+    lone = sp.csr_matrix(np.eye(4))
+    assert preprocess.stack([lone]) is lone  # a sparse output stays sparse
+
+
 def test_an_estimator_that_takes_only_codes_is_refused_by_validate_with_the_fix(tmp_path: Path) -> None:
     """CategoricalNB's tags say every column must be category codes, which a table's numbers are
     not: `validate` says so before anything runs, in one line that names the field and the fix."""

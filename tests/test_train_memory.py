@@ -1,6 +1,7 @@
 """What keeps a train step's memory near its table's (the figure itself: bench/memory_bench.py):
 only the schema's columns are read, float features as float32, the validation and test splits
-only when asked for, and the supervising process does not import scikit-learn."""
+only when asked for, the preprocessed blocks stacked without a copy beside them, and the
+supervising process does not import scikit-learn."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
-from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from bakeoff import data, modeling, records, steps
+from bakeoff import data, modeling, preprocess, records, steps
 from bakeoff.predict import predictions
 from bakeoff.runs import create_run
 from bakeoff.spec import parse_experiment
@@ -45,6 +45,13 @@ def test_a_split_is_read_as_the_schema_says_and_only_when_needed(tmp_path: Path)
     X = splits.features["train"]
     assert list(X.columns) == schema.features and "customer" not in X.columns  # dropped: never read
     assert {str(X[c].dtype) for c in schema.numeric} == {"float32"}
+    # text as pandas reads it, but each level one Python string (not one per row), missing as NaN
+    stored = pd.read_parquet(tmp_path / "store" / data.prepared_prefix(prepared.fingerprint) / "train.parquet")
+    text = [c for c in schema.categorical if str(stored[c].dtype) == "str"]
+    assert text and {str(X[c].dtype) for c in text} == {"object"}
+    pd.testing.assert_frame_equal(X[text], stored[text].astype(object))
+    for column in text:
+        assert len({id(v) for v in X[column]}) <= X[column].nunique() + 1
     # MLflow's signature example keeps float64, so that serving accepts what users send
     assert {str(splits.example()[c].dtype) for c in schema.numeric} == {"float64"}
     assert set(splits.targets["train"]) == {"no", "yes"}  # the target keeps its type
@@ -71,7 +78,7 @@ class _Probe(BaseEstimator):
 def test_the_training_frame_is_freed_before_the_estimator_fits() -> None:
     X = {"train": pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})}
     probe = _Probe(weakref.ref(X["train"]))
-    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", StandardScaler(), ["a", "b"])])),
+    pipeline = Pipeline([("preprocess", preprocess.Columns([("scale", StandardScaler(), ["a", "b"])])),
                          ("model", probe)])
     fitted = modeling.fit(pipeline, X.pop("train"), np.arange(50) % 2, threads=1)
     assert fitted.pipeline.named_steps["model"].frame_alive_ is False
@@ -113,7 +120,7 @@ def test_a_split_is_preprocessed_once_for_its_predictions_and_probabilities() ->
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     columns = list(X.columns)
-    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", _CountingScaler(), columns)])),
+    pipeline = Pipeline([("preprocess", preprocess.Columns([("scale", _CountingScaler(), columns)])),
                          ("model", LogisticRegression(max_iter=500))])
     fitted = modeling.fit(pipeline, X.iloc[:400], y.to_numpy()[:400], threads=1).pipeline
     _CountingScaler.passes = 0

@@ -15,7 +15,8 @@ and a date read as text becomes thousands of columns. So the estimator's own tag
 * dates: numeric parts (year, month, day, weekday, hour), or dropped.
 
 A config may override each choice (``preprocess:``, spec.py); ``plan`` is the pure decision and
-``build`` turns it into a ColumnTransformer.
+``build`` turns it into a ColumnTransformer (``Columns``, which a train step can fit without the
+copy that stacking its blocks costs: ``Columns.fit_blocks`` and ``stack``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -47,8 +49,8 @@ DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 # Features of trees are float32 (Plan.float32): half the memory of float64. Date parts are too:
 # years, months and hours are exact in float32.
 FEATURE_DTYPE = np.float32
-# Numeric columns imputed and scaled together (see _dense_blocks).
-NUMERIC_CHUNK = 4
+# Numeric columns imputed and scaled in one block (see _dense_blocks).
+NUMERIC_CHUNK = 1
 
 
 @dataclass(frozen=True)
@@ -169,9 +171,10 @@ def _dense_blocks(p: Plan, schema: Schema) -> tuple[list[tuple[str, Any, list[st
     blocks: list[tuple[str, Any, list[str]]] = []
     width = 0
     steps = bool(_numeric_steps(p))
-    # Imputing and scaling work column by column, but scikit-learn's median and variance make
-    # several temporary copies of whatever they are given: a few columns at a time bound those
-    # copies (same numbers; the 1,000,000-row figure in README.md). Passed through, one block.
+    # Imputing and scaling work column by column, but scikit-learn's median (a masked sort)
+    # makes about four temporary copies of whatever it is given: one column at a time bounds
+    # them (same numbers; 4 columns at a time cost LogisticRegression's train step 60 MiB more
+    # on the 1,000,000-row table of README.md). Passed through, one block.
     size = NUMERIC_CHUNK if steps else max(1, len(schema.numeric))
     for start in range(0, len(schema.numeric), size):
         columns = schema.numeric[start:start + size]
@@ -184,7 +187,56 @@ def _dense_blocks(p: Plan, schema: Schema) -> tuple[list[tuple[str, Any, list[st
     return blocks, width
 
 
-def build(p: Plan, schema: Schema) -> ColumnTransformer:
+class Columns(ColumnTransformer):
+    """scikit-learn's ColumnTransformer, whose fit can also hand back its output unstacked.
+
+    ``fit_transform`` stacks the blocks (numbers, date parts, codes) into a new array while the
+    blocks and the caller's frame are all still alive: the largest moment of a train step's
+    memory, three copies of the data at once. ``fit_blocks`` fits the same way but returns the
+    blocks, so that the caller can drop its frame first, then ``stack`` them into one array while
+    freeing each as it is copied. Everything else, the saved model included, is the
+    ColumnTransformer's own (``_hstack`` is the hook scikit-learn documents for subclasses)."""
+
+    def fit_blocks(self, X: pd.DataFrame, y: Any = None) -> list[Any]:
+        """Fit, and return the blocks ``fit_transform`` would stack, in order (a sparse output:
+        the one matrix, as scikit-learn stacks it)."""
+        self._unstacked = True
+        try:
+            out = self.fit_transform(X, y)
+        finally:
+            del self._unstacked
+        return out if isinstance(out, list) else [out]
+
+    def _hstack(self, Xs: list[Any], *, n_samples: int) -> Any:
+        if getattr(self, "_unstacked", False) and not self.sparse_output_:
+            return Xs
+        return super()._hstack(Xs, n_samples=n_samples)
+
+
+def stack(blocks: list[Any]) -> Any:
+    """The blocks side by side, as ``np.hstack`` gives them (same values, same dtype, C order),
+    emptying ``blocks``: each block (a frame column by column) is released once it is copied, so
+    the blocks and the result are never both whole. A lone sparse matrix is returned as is."""
+    if len(blocks) == 1 and sparse.issparse(blocks[0]):
+        return blocks.pop()
+    dtypes = [dt for b in blocks for dt in (b.dtypes if isinstance(b, pd.DataFrame) else [b.dtype])]
+    out = np.empty((blocks[0].shape[0], sum(b.shape[1] for b in blocks)), dtype=np.result_type(*dtypes))
+    start = 0
+    while blocks:
+        block = blocks.pop(0)
+        if isinstance(block, pd.DataFrame):  # passed through: the caller's columns, one at a time
+            for name in list(block.columns):
+                out[:, start] = block.pop(name).to_numpy()
+                start += 1
+        else:
+            width = block.shape[1]
+            out[:, start:start + width] = block.toarray() if sparse.issparse(block) else block
+            start += width
+        del block
+    return out
+
+
+def build(p: Plan, schema: Schema) -> Columns:
     """The ColumnTransformer for ``p``: numbers, date parts, then text columns, in that order."""
     blocks, _ = _dense_blocks(p, schema)
     if schema.categorical:
@@ -194,7 +246,7 @@ def build(p: Plan, schema: Schema) -> ColumnTransformer:
         blocks.append(("categorical", text, schema.categorical))
     # sparse_threshold 0 unless the estimator takes sparse input: a dense estimator never gets a
     # sparse matrix, whatever the density of the one-hot block
-    return ColumnTransformer(blocks, remainder="drop", sparse_threshold=0.3 if p.sparse else 0.0)
+    return Columns(blocks, remainder="drop", sparse_threshold=0.3 if p.sparse else 0.0)
 
 
 def native_categories(p: Plan, schema: Schema) -> list[int] | None:
