@@ -12,7 +12,8 @@ by a fresh `bakeoff step train --no-cache`, and its peak resident memory is meas
 * PSS summed over the same tree at the same moments (smaps_rollup): each page divided among the
   processes that map it, so shared pages count once. A pod's memory limit (its cgroup) charges
   each page once too, so this is the closer figure; it is a little low only by the share of
-  pages (libc) that processes outside the tree also map;
+  pages (libc, the Python binary) that processes outside the tree also map. The process that
+  measures imports no numeric library for that reason (the table is made in a child of its own);
 * largest process: ``ru_maxrss`` of the waited-for children (a max over processes, not a sum).
 
 The ratios are a peak over the table's size in pandas (``memory_usage(deep=True)``, all 25
@@ -30,9 +31,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "memory"
@@ -48,6 +50,8 @@ MODELS = {
 def big_table(rows: int) -> pd.DataFrame:
     """run_bench's synthetic table (24 numeric features, 12 informative, and a binary label)
     with one text column: 25 columns besides the label."""
+    import numpy as np
+
     sys.path.insert(0, str(HERE))
     from run_bench import table
 
@@ -129,30 +133,44 @@ def peak_of(cmd: list[str], timeout: float = 900) -> Peak:
     return Peak(seconds, max(rss, largest), pss, largest)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
-    args = parser.parse_args()
-    shutil.rmtree(OUT, ignore_errors=True)  # a fresh store: prepare parses the table, as a first run does
-    OUT.mkdir(parents=True)
-    frame = big_table(args.rows)
-    data = OUT / "big.parquet"
-    frame.to_parquet(data, index=False)
-    del frame
-    raw_bytes = int(pd.read_parquet(data).memory_usage(deep=True).sum())  # as the steps read it
+def make_run(rows: int, models: list[str]) -> dict[str, object]:
+    """Write the table, and a run of ``models`` on it in a fresh store (prepare then parses the
+    table, as a first run does); its run URI and the table's size in pandas."""
+    import pandas as pd
+
     sys.path.insert(0, str(HERE.parent / "src"))
     from bakeoff.runs import create_run
     from bakeoff.spec import parse_experiment
     from bakeoff.storage import open_store
 
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    big_table(rows).to_parquet(OUT / "big.parquet", index=False)
+    raw_bytes = int(pd.read_parquet(OUT / "big.parquet").memory_usage(deep=True).sum())  # as the steps read it
     exp = parse_experiment({
         "experiment": "bench-memory",
-        "dataset": {"uri": str(data), "target": "label"},
-        "models": [{"name": name, "estimator": MODELS[name][0], "params": MODELS[name][1]} for name in args.models],
+        "dataset": {"uri": str(OUT / "big.parquet"), "target": "label"},
+        "models": [{"name": name, "estimator": MODELS[name][0], "params": MODELS[name][1]} for name in models],
         "storage": str(OUT / "store"),
     })
-    run = create_run(open_store(exp.storage), exp)
+    return {"run_uri": create_run(open_store(exp.storage), exp).uri, "raw_bytes": raw_bytes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--make-run", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.make_run:
+        print(json.dumps(make_run(args.rows, args.models)))
+        return
+    # The table is made in a process of its own: this one, which measures, imports no pandas,
+    # numpy or scikit-learn, so no library page the steps map is shared with it, which would
+    # lower their PSS.
+    made = json.loads(subprocess.run([sys.executable, __file__, "--make-run", "--rows", str(args.rows),
+                                      "--models", *args.models], check=True, capture_output=True).stdout)
+    run_uri, raw_bytes = str(made["run_uri"]), int(made["raw_bytes"])
     figures: dict[str, object] = {"rows": args.rows, "table_mib": round(raw_bytes / MIB, 1)}
 
     def summary(peak: Peak) -> dict[str, object]:
@@ -161,10 +179,10 @@ def main() -> None:
                 "pss_ratio": round(peak.pss_kib * 1024 / raw_bytes, 2),
                 "largest_process_mib": round(peak.largest_kib / 1024)}
 
-    figures["prepare"] = summary(peak_of([str(BIN / "bakeoff"), "step", "prepare", "--run-uri", run.uri]))
+    figures["prepare"] = summary(peak_of([str(BIN / "bakeoff"), "step", "prepare", "--run-uri", run_uri]))
     for name in args.models:
         figures[name] = {"estimator": MODELS[name][0], **summary(peak_of([
-            str(BIN / "bakeoff"), "step", "train", "--run-uri", run.uri, "--model", name, "--no-cache"]))}
+            str(BIN / "bakeoff"), "step", "train", "--run-uri", run_uri, "--model", name, "--no-cache"]))}
     print(json.dumps(figures, indent=2))
     for name in args.models:
         f = figures[name]
