@@ -131,3 +131,39 @@ def test_a_split_is_preprocessed_once_for_its_predictions_and_probabilities() ->
     np.testing.assert_array_equal(outcome.proba, fitted.predict_proba(X.iloc[400:]))
     served = predictions(fitted, X.iloc[400:])  # what bakeoff predict and the served model answer
     np.testing.assert_array_equal(served["proba_1"].to_numpy(), outcome.proba[:, 1])
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pod's process tree: Linux's /proc")
+def test_a_train_step_is_two_processes_and_nothing_beside_them(tmp_path: Path) -> None:
+    """`bakeoff step train` forks its one child: no resource-tracker process beside them (spawn
+    starts one, 12 MiB in a pod), and the child trains and records its result as before."""
+    import time
+
+    run, prepared = _prepared_run(tmp_path)
+    step = subprocess.Popen([str(Path(sys.executable).parent / "bakeoff"), "step", "train", "--run-uri", run.uri,
+                             "--model", "logistic", "--no-cache"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    while step.poll() is None and time.monotonic() < deadline:
+        for pid in _descendants(step.pid):
+            try:
+                seen.add(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                pass
+        time.sleep(0.02)
+    assert step.wait(timeout=10) == 0, step.stderr.read() if step.stderr else ""
+    assert seen and not any("resource_tracker" in cmd for cmd in seen), seen
+    assert records.read_result(run.store, prepared.jobs["logistic"]).ok
