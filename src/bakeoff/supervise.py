@@ -91,8 +91,9 @@ def _bound_to(runner: int, timeout: float | None) -> None:
 
     The runner's watch is not enough: a runner killed with SIGKILL enforces no timeout, and a
     process forked from the forkserver is not the runner's child, so nothing would stop it. The
-    parent (the forkserver, or the runner under spawn) takes this process down as it dies
-    (PR_SET_PDEATHSIG); a thread waits on the runner (a pidfd) until the model's deadline.
+    parent (the forkserver, the `step train` process, or the runner under spawn) takes this
+    process down as it dies (PR_SET_PDEATHSIG); a thread waits on the runner (a pidfd) until the
+    model's deadline.
     """
     if sys.platform.startswith("linux"):
         import ctypes
