@@ -191,11 +191,11 @@ class Columns(ColumnTransformer):
     """scikit-learn's ColumnTransformer, whose fit can also hand back its output unstacked.
 
     ``fit_transform`` stacks the blocks (numbers, date parts, codes) into a new array while the
-    blocks and the caller's frame are all still alive: the largest moment of a train step's
-    memory, three copies of the data at once. ``fit_blocks`` fits the same way but returns the
-    blocks, so that the caller can drop its frame first, then ``stack`` them into one array while
-    freeing each as it is copied. Everything else, the saved model included, is the
-    ColumnTransformer's own (``_hstack`` is the hook scikit-learn documents for subclasses)."""
+    blocks and the caller's frame are all still alive: three copies of the data at once, in a
+    train step. ``fit_blocks`` fits the same way but returns the blocks, so that the caller can
+    drop its frame first, then ``stack`` them into one array. Everything else, the saved model
+    included, is the ColumnTransformer's own (``_hstack`` is the hook scikit-learn documents for
+    subclasses)."""
 
     def fit_blocks(self, X: pd.DataFrame, y: Any = None) -> list[Any]:
         """Fit, and return the blocks ``fit_transform`` would stack, in order (a sparse output:
@@ -215,8 +215,10 @@ class Columns(ColumnTransformer):
 
 def stack(blocks: list[Any]) -> Any:
     """The blocks side by side, as ``np.hstack`` gives them (same values, same dtype, C order),
-    emptying ``blocks``: each block (a frame column by column) is released once it is copied, so
-    the blocks and the result are never both whole. A lone sparse matrix is returned as is."""
+    emptying ``blocks``: each block is released once it is copied, and a passed-through frame
+    column by column, so that the caller's columns go as soon as they are in the result (a
+    row-major result is touched whole by its first column: what this saves is the caller's
+    frame, not the blocks). A lone sparse matrix is returned as is."""
     if len(blocks) == 1 and sparse.issparse(blocks[0]):
         return blocks.pop()
     dtypes = [dt for b in blocks for dt in (b.dtypes if isinstance(b, pd.DataFrame) else [b.dtype])]
