@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -78,7 +79,7 @@ class _Probe(BaseEstimator):
 def test_the_training_frame_is_freed_before_the_estimator_fits() -> None:
     X = {"train": pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})}
     probe = _Probe(weakref.ref(X["train"]))
-    pipeline = Pipeline([("preprocess", preprocess.Columns([("scale", StandardScaler(), ["a", "b"])])),
+    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", StandardScaler(), ["a", "b"])])),
                          ("model", probe)])
     fitted = modeling.fit(pipeline, X.pop("train"), np.arange(50) % 2, threads=1)
     assert fitted.pipeline.named_steps["model"].frame_alive_ is False
@@ -120,7 +121,7 @@ def test_a_split_is_preprocessed_once_for_its_predictions_and_probabilities() ->
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     columns = list(X.columns)
-    pipeline = Pipeline([("preprocess", preprocess.Columns([("scale", _CountingScaler(), columns)])),
+    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", _CountingScaler(), columns)])),
                          ("model", LogisticRegression(max_iter=500))])
     fitted = modeling.fit(pipeline, X.iloc[:400], y.to_numpy()[:400], threads=1).pipeline
     _CountingScaler.passes = 0

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from bakeoff import catalog, preprocess
@@ -24,7 +25,7 @@ from bakeoff.spec import ModelSpec
 
 
 def preprocessor_for(model: ModelSpec, schema: Schema,
-                     params: dict[str, Any] | None = None) -> tuple[preprocess.Columns, dict[str, Any]]:
+                     params: dict[str, Any] | None = None) -> tuple[ColumnTransformer, dict[str, Any]]:
     """The preprocessing chosen for the model's estimator (preprocess.py), and the parameters the
     estimator needs to read it (HistGradientBoosting's ``categorical_features``), unless the
     config set them itself. A search builds it once for every trial; a pipeline once."""
@@ -74,11 +75,11 @@ def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fit
     """Fit the preprocessing, then the estimator on its output, as ``Pipeline.fit`` does, but
     without holding ``X`` meanwhile: when the caller handed its frame over (``X`` is its last
     reference), the frame is freed before the preprocessed blocks are stacked
-    (``preprocess.Columns``), and so before the estimator fits, instead of sitting beside the
+    (``preprocess.fit_unstacked``), and so before the estimator fits, instead of sitting beside the
     blocks, their stacked copy and the estimator's own copies of it."""
     start = time.perf_counter()
     with thread_budget(threads):
-        blocks = pipeline.named_steps["preprocess"].fit_blocks(X, y)
+        blocks = preprocess.fit_unstacked(pipeline.named_steps["preprocess"], X, y)
         del X
         Xt = preprocess.stack(blocks)
         pipeline.steps[-1][1].fit(Xt, y)
@@ -134,9 +135,9 @@ def loads(data: bytes) -> Pipeline:
     import skops.io as sio
 
     plugin_types = {f"{i.cls.__module__}.{i.cls.__qualname__}" for i in catalog.plugins().values()}
-    # date_parts and Columns are ours; HistGradientBoosting with native categories keeps a
-    # functools.partial of sklearn's check_array, and skops audits the wrapped function as a type
-    ours = {f"{f.__module__}.{f.__qualname__}" for f in (preprocess.date_parts, preprocess.Columns)} | {"functools.partial"}
+    # date_parts is ours; HistGradientBoosting with native categories keeps a functools.partial
+    # of sklearn's check_array, and skops audits the wrapped function as a type of its own
+    ours = {f"{preprocess.date_parts.__module__}.{preprocess.date_parts.__qualname__}", "functools.partial"}
     untrusted = sio.get_untrusted_types(data=data)
     refused = [t for t in untrusted if not _from_trusted_package(t) and t not in plugin_types and t not in ours]
     if refused:

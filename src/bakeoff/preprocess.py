@@ -15,8 +15,8 @@ and a date read as text becomes thousands of columns. So the estimator's own tag
 * dates: numeric parts (year, month, day, weekday, hour), or dropped.
 
 A config may override each choice (``preprocess:``, spec.py); ``plan`` is the pure decision and
-``build`` turns it into a ColumnTransformer (``Columns``, which a train step can fit without the
-copy that stacking its blocks costs: ``Columns.fit_blocks`` and ``stack``).
+``build`` turns it into a ColumnTransformer (which a train step fits without the copy that
+stacking its blocks costs: ``fit_unstacked`` and ``stack``).
 """
 
 from __future__ import annotations
@@ -187,30 +187,25 @@ def _dense_blocks(p: Plan, schema: Schema) -> tuple[list[tuple[str, Any, list[st
     return blocks, width
 
 
-class Columns(ColumnTransformer):
-    """scikit-learn's ColumnTransformer, whose fit can also hand back its output unstacked.
+def fit_unstacked(pre: ColumnTransformer, X: pd.DataFrame, y: Any = None) -> list[Any]:
+    """Fit ``pre`` as ``fit_transform`` does, but return the blocks it would stack, in order (a
+    sparse output: the one matrix, stacked as scikit-learn stacks it).
 
     ``fit_transform`` stacks the blocks (numbers, date parts, codes) into a new array while the
     blocks and the caller's frame are all still alive: three copies of the data at once, in a
-    train step. ``fit_blocks`` fits the same way but returns the blocks, so that the caller can
-    drop its frame first, then ``stack`` them into one array. Everything else, the saved model
-    included, is the ColumnTransformer's own (``_hstack`` is the hook scikit-learn documents for
-    subclasses)."""
+    train step. Unstacked, the caller can drop its frame first, then ``stack`` the blocks. The
+    stacking is ``_hstack``, the hook scikit-learn documents for subclasses; it is replaced on
+    this one object for this one call, and not by a subclass, so that the saved model is a plain
+    ColumnTransformer that loads wherever scikit-learn does (an MLflow sklearn model too)."""
 
-    def fit_blocks(self, X: pd.DataFrame, y: Any = None) -> list[Any]:
-        """Fit, and return the blocks ``fit_transform`` would stack, in order (a sparse output:
-        the one matrix, as scikit-learn stacks it)."""
-        self._unstacked = True
-        try:
-            out = self.fit_transform(X, y)
-        finally:
-            del self._unstacked
-        return out if isinstance(out, list) else [out]
+    def unstacked(Xs: list[Any], *, n_samples: int) -> list[Any]:
+        return [ColumnTransformer._hstack(pre, Xs, n_samples=n_samples)] if pre.sparse_output_ else Xs
 
-    def _hstack(self, Xs: list[Any], *, n_samples: int) -> Any:
-        if getattr(self, "_unstacked", False) and not self.sparse_output_:
-            return Xs
-        return super()._hstack(Xs, n_samples=n_samples)
+    pre._hstack = unstacked  # type: ignore[method-assign]
+    try:
+        return pre.fit_transform(X, y)
+    finally:
+        del pre._hstack
 
 
 def stack(blocks: list[Any]) -> Any:
@@ -238,7 +233,7 @@ def stack(blocks: list[Any]) -> Any:
     return out
 
 
-def build(p: Plan, schema: Schema) -> Columns:
+def build(p: Plan, schema: Schema) -> ColumnTransformer:
     """The ColumnTransformer for ``p``: numbers, date parts, then text columns, in that order."""
     blocks, _ = _dense_blocks(p, schema)
     if schema.categorical:
@@ -248,7 +243,7 @@ def build(p: Plan, schema: Schema) -> Columns:
         blocks.append(("categorical", text, schema.categorical))
     # sparse_threshold 0 unless the estimator takes sparse input: a dense estimator never gets a
     # sparse matrix, whatever the density of the one-hot block
-    return Columns(blocks, remainder="drop", sparse_threshold=0.3 if p.sparse else 0.0)
+    return ColumnTransformer(blocks, remainder="drop", sparse_threshold=0.3 if p.sparse else 0.0)
 
 
 def native_categories(p: Plan, schema: Schema) -> list[int] | None:
