@@ -102,7 +102,8 @@ def test_failing_crashing_and_hanging_models_are_failed_rows(project, plugin_env
     exp = yaml.safe_load(config.read_text())
     exp["models"] = [
         {"name": "logistic", "estimator": "LogisticRegression", "params": {"max_iter": 2000}},
-        {"name": "wrong-kind", "estimator": "CategoricalNB"},  # fails: it takes only category codes
+        # fails in its fit: two classes allow one component (its parameters alone are valid)
+        {"name": "wrong-kind", "estimator": "LinearDiscriminantAnalysis", "params": {"n_components": 5}},
         {"name": "crash", "estimator": "CrashingClassifier"},  # SIGKILLs its own process
         {"name": "hang", "estimator": "SleepyClassifier", "params": {"seconds": 120}, "timeout": 3},
     ]
@@ -111,7 +112,7 @@ def test_failing_crashing_and_hanging_models_are_failed_rows(project, plugin_env
     assert result.code == 0, result.stderr
     rows = {r["model"]: r for r in leaderboard(runs_in(config.parent)[0])["rows"]}
     assert rows["logistic"]["rank"] == 1 and rows["logistic"]["status"] == "ok"
-    assert rows["wrong-kind"]["status"] == "failed" and "takes only category codes" in rows["wrong-kind"]["error"]
+    assert rows["wrong-kind"]["status"] == "failed" and "n_components cannot be larger" in rows["wrong-kind"]["error"]
     assert rows["crash"]["status"] == "failed" and "was killed by signal 9" in rows["crash"]["error"]
     assert rows["hang"]["status"] == "failed" and "timed out after 3 s" in rows["hang"]["error"]
     assert "3 model(s) failed" in result.stderr

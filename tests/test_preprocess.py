@@ -149,3 +149,73 @@ def test_column_errors_say_how_many_were_left_out() -> None:
     with pytest.raises(UserError) as caught:
         data.describe(wide, DatasetSpec(uri="t.csv", target="label"))
     assert str(caught.value).endswith("c18, c19 … and 11 more")
+
+
+@pytest.mark.parametrize("estimator", ["LogisticRegression", "HistGradientBoostingClassifier",
+                                       "RandomForestClassifier", "MultinomialNB", "GaussianNB"])
+def test_unstacked_fit_gives_what_fit_transform_gives(estimator: str) -> None:
+    """A train step fits through ``fit_unstacked`` and ``stack`` (no stacked copy beside the blocks):
+    the array it gets is fit_transform's, value for value, dtype and layout included."""
+    frame = messy_table(1500, task="classification")
+    features = frame[frame["target"].notna()].drop(columns="target")
+    pre = modeling.build_pipeline(ModelSpec(name="m", estimator=estimator), _schema(frame)).named_steps["preprocess"]
+    expected = pre.fit_transform(features)
+    blocks = preprocess.fit_unstacked(pre, features)
+    got = preprocess.stack(blocks)
+    assert blocks == []  # each block was let go once copied
+    if sp.issparse(expected):
+        assert sp.issparse(got) and (got != expected).nnz == 0
+    else:
+        assert got.dtype == expected.dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, expected)
+    assert "_hstack" not in vars(pre) and type(pre).__name__ == "ColumnTransformer"  # saved as plain
+
+
+def test_stack_is_hstack_for_arrays_frames_and_sparse_blocks() -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"i": np.arange(6), "f": rng.normal(size=6).astype(np.float32)})
+    blocks = [rng.normal(size=(6, 2)), frame, sp.csr_matrix(np.eye(6, 3, dtype=np.float32))]
+    expected = np.hstack([blocks[0], frame.to_numpy(), blocks[2].toarray()])
+    got = preprocess.stack(blocks)
+    assert got.dtype == expected.dtype == np.float64 and blocks == []
+    np.testing.assert_array_equal(got, expected)
+    lone = sp.csr_matrix(np.eye(4))
+    assert preprocess.stack([lone]) is lone  # a sparse output stays sparse
+
+
+def test_an_estimator_that_takes_only_codes_is_refused_by_validate_with_the_fix(tmp_path: Path) -> None:
+    """CategoricalNB's tags say every column must be category codes, which a table's numbers are
+    not: `validate` says so before anything runs, in one line that names the field and the fix."""
+    config = tmp_path / "bakeoff.yaml"
+    config.write_text(yaml.safe_dump({"experiment": "codes", "dataset": {"uri": "t.csv", "target": "y"},
+                                      "models": [{"name": "nb", "estimator": "CategoricalNB"}]}))
+    result = bakeoff("validate", str(config), cwd=tmp_path)
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "error: models[0].estimator: CategoricalNB takes only category codes, not numbers; use "
+        "GaussianNB, or MultinomialNB for counts")
+    assert catalog.facts("CategoricalNB").codes_only and not catalog.facts("MultinomialNB").codes_only
+
+
+@pytest.mark.parametrize("estimator", ["MultinomialNB", "ComplementNB"])
+def test_positive_only_estimators_fit_real_data_with_negative_values(estimator: str) -> None:
+    """The multinomial and complement naive Bayes refuse negative input; scikit-learn's diabetes
+    features are centred (about half negative), so standardizing as for other estimators would
+    fail them. Scaled to [0, 1] instead (their tags), they fit and learn the signal."""
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, target = load_diabetes(return_X_y=True, as_frame=True)
+    assert (X.to_numpy() < 0).mean() > 0.3
+    frame = X.assign(target=np.where(target > target.median(), "high", "low"))
+    schema = _schema(frame)
+    pipeline = modeling.build_pipeline(ModelSpec(name="nb", estimator=estimator), schema)
+    train, test = frame.iloc[:330], frame.iloc[330:]
+    fitted = modeling.fit(pipeline, train[schema.features], train["target"].to_numpy(), threads=1).pipeline
+    assert fitted.named_steps["preprocess"].transform(test[schema.features]).min() >= 0  # clipped to [0, 1]
+    predicted = fitted.predict(test[schema.features])
+    assert balanced_accuracy_score(test["target"], predicted) > 0.6  # better than chance (0.5)
+    assert isinstance(pd.Series(predicted).iloc[0], str)

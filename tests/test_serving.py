@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -75,7 +76,7 @@ def served(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     assert board.registered and board.registered["registered_model"] == REGISTERED
     rows = read_split(run.store, prepared.fingerprint, "test", prepared.table, float32=False)[0].head(30).copy()
     rows.loc[rows.index[0], "texture band"] = "never seen in training"  # an unseen category
-    rows.loc[rows.index[1], ["texture band", "mean radius", "worst area"]] = None  # missing values
+    rows.loc[rows.index[1], ["texture band", "mean radius", "worst area"]] = np.nan  # missing, as read from a file
     assert rows["texture band"].isna().any() and rows["mean radius"].isna().any()
     env = {tracking.ENV_URI: mlflow_uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
     yield Served(run, env, rows, tmp)

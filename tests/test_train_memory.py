@@ -1,6 +1,7 @@
 """What keeps a train step's memory near its table's (the figure itself: bench/memory_bench.py):
 only the schema's columns are read, float features as float32, the validation and test splits
-only when asked for, and the supervising process does not import scikit-learn."""
+only when asked for, the preprocessed blocks stacked without a copy beside them, and the
+supervising process does not import scikit-learn."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from bakeoff import data, modeling, records, steps
+from bakeoff import data, modeling, preprocess, records, steps
+from bakeoff.predict import predictions
 from bakeoff.runs import create_run
 from bakeoff.spec import parse_experiment
 from bakeoff.storage import LocalStore
@@ -44,6 +46,13 @@ def test_a_split_is_read_as_the_schema_says_and_only_when_needed(tmp_path: Path)
     X = splits.features["train"]
     assert list(X.columns) == schema.features and "customer" not in X.columns  # dropped: never read
     assert {str(X[c].dtype) for c in schema.numeric} == {"float32"}
+    # text as pandas reads it, but each level one Python string (not one per row), missing as NaN
+    stored = pd.read_parquet(tmp_path / "store" / data.prepared_prefix(prepared.fingerprint) / "train.parquet")
+    text = [c for c in schema.categorical if str(stored[c].dtype) == "str"]
+    assert text and {str(X[c].dtype) for c in text} == {"object"}
+    pd.testing.assert_frame_equal(X[text], stored[text].astype(object))
+    for column in text:
+        assert len({id(v) for v in X[column]}) <= X[column].nunique() + 1
     # MLflow's signature example keeps float64, so that serving accepts what users send
     assert {str(splits.example()[c].dtype) for c in schema.numeric} == {"float64"}
     assert set(splits.targets["train"]) == {"no", "yes"}  # the target keeps its type
@@ -94,3 +103,68 @@ def test_the_supervising_process_reads_the_timeout_without_scikit_learn(tmp_path
              "sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'pandas', 'pyarrow'}))")
     out = subprocess.run([sys.executable, "-c", probe, run.uri], capture_output=True, text=True, check=True)
     assert out.stdout.split(None, 1) == ["77", "[]\n"]
+
+
+class _CountingScaler(StandardScaler):
+    """Counts the passes of preprocessing at predict time."""
+
+    passes = 0
+
+    def transform(self, X, copy=None):  # noqa: ANN001, ANN201
+        type(self).passes += 1
+        return super().transform(X, copy=copy)
+
+
+def test_a_split_is_preprocessed_once_for_its_predictions_and_probabilities() -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    columns = list(X.columns)
+    pipeline = Pipeline([("preprocess", ColumnTransformer([("scale", _CountingScaler(), columns)])),
+                         ("model", LogisticRegression(max_iter=500))])
+    fitted = modeling.fit(pipeline, X.iloc[:400], y.to_numpy()[:400], threads=1).pipeline
+    _CountingScaler.passes = 0
+    outcome, seconds = modeling.predict(fitted, X.iloc[400:], y.to_numpy()[400:])
+    assert _CountingScaler.passes == 1 and seconds > 0
+    # the same answers as the Pipeline's own predict and predict_proba (which preprocess twice)
+    np.testing.assert_array_equal(outcome.y_pred, np.searchsorted(fitted.classes_, fitted.predict(X.iloc[400:])))
+    np.testing.assert_array_equal(outcome.proba, fitted.predict_proba(X.iloc[400:]))
+    served = predictions(fitted, X.iloc[400:])  # what bakeoff predict and the served model answer
+    np.testing.assert_array_equal(served["proba_1"].to_numpy(), outcome.proba[:, 1])
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pod's process tree: Linux's /proc")
+def test_a_train_step_is_two_processes_and_nothing_beside_them(tmp_path: Path) -> None:
+    """`bakeoff step train` forks its one child: no resource-tracker process beside them (spawn
+    starts one, 12 MiB in a pod), and the child trains and records its result as before."""
+    import time
+
+    run, prepared = _prepared_run(tmp_path)
+    step = subprocess.Popen([str(Path(sys.executable).parent / "bakeoff"), "step", "train", "--run-uri", run.uri,
+                             "--model", "logistic", "--no-cache"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    while step.poll() is None and time.monotonic() < deadline:
+        for pid in _descendants(step.pid):
+            try:
+                seen.add(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                pass
+        time.sleep(0.02)
+    assert step.wait(timeout=10) == 0, step.stderr.read() if step.stderr else ""
+    assert seen and not any("resource_tracker" in cmd for cmd in seen), seen
+    assert records.read_result(run.store, prepared.jobs["logistic"]).ok

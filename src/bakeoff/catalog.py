@@ -81,7 +81,11 @@ def _cache_dir() -> Path:
     return Path(base) / "bakeoff"
 
 
-INDEX_LAYOUT = 3  # bumped when an entry gains a field: an older file is rebuilt, not misread
+INDEX_LAYOUT = 5  # bumped when an entry gains a field: an older file is rebuilt, not misread
+# Why an estimator whose tags say it takes only category codes (CategoricalNB) cannot be in a
+# bake-off: a table's numbers are not codes. Validation says so before anything runs
+# (spec.py), and the preprocessing planner refuses it the same way (preprocess.plan).
+CODES_ONLY = "takes only category codes, not numbers; use GaussianNB, or MultinomialNB for counts"
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Facts:
     iteration: IterationKind | None
     constraints: dict[str, Any] | None  # constraints.freeze's; None: only the class can tell
     outputs: dict[str, Any] = field(default_factory=dict)  # _outputs': which prediction methods, when
+    codes_only: bool = False  # its tags say it takes only category codes (CODES_ONLY)
 
     @property
     def pseudo_params(self) -> frozenset[str]:
@@ -120,15 +125,11 @@ def _outputs(cls: type) -> dict[str, Any]:
     values of which parameters turn that over (SVC's ``probability``, SGDClassifier's ``loss``).
     sklearn decides with ``available_if`` on the unfitted estimator, so building one with each
     option of each boolean or option-valued parameter tells, and validation need not import it."""
-    import warnings
-
     from sklearn.utils._param_validation import Options, make_constraint
 
     def has(method: str, params: dict[str, Any]) -> bool | None:
         try:
-            with warnings.catch_warnings():  # deprecated options say so when built
-                warnings.simplefilter("ignore")
-                return hasattr(cls(**params), method)
+            return hasattr(_built_quietly(cls, **params), method)
         except Exception:  # an option this class refuses at construction: not a way to get the method
             return None
 
@@ -154,22 +155,39 @@ def _outputs(cls: type) -> dict[str, Any]:
 def _index_entry(info: EstimatorInfo) -> dict[str, Any]:
     return {"module": info.cls.__module__, "class": info.cls.__qualname__, "task": info.task,
             "params": list(info.params), "iteration": info.iteration_kind, "constraints": _frozen(info.cls),
-            "outputs": _outputs(info.cls)}
+            "outputs": _outputs(info.cls),
+            "codes_only": _codes_only(info.cls)}
+
+
+def _codes_only(cls: type) -> bool:
+    """Whether the estimator's own tags say it takes only category codes (``input_tags.categorical``)."""
+    from sklearn.utils import get_tags
+
+    try:
+        return bool(get_tags(_built_quietly(cls)).input_tags.categorical)
+    except (AttributeError, TypeError, ValueError):  # a meta-estimator describes itself only when it wraps one
+        return False
+
+
+def _built_quietly(cls: type, **params: Any) -> Any:
+    """The class built with ``params``, without the warning a deprecated estimator or option
+    gives when built."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(**params)
 
 
 def _frozen(cls: type) -> dict[str, Any] | None:
     """The class's constraints as data; None when its own defaults fail them (SelfTrainingClassifier's
     ``estimator=None``): sklearn checks every parameter, so only the class can give its verdict."""
-    import warnings
-
     from bakeoff.constraints import freeze
 
     if not hasattr(cls, "_parameter_constraints"):
         return {}
     try:
-        with warnings.catch_warnings():  # a deprecated estimator says so when built
-            warnings.simplefilter("ignore")
-            cls()._validate_params()
+        _built_quietly(cls)._validate_params()
     except (ValueError, TypeError):
         return None
     return freeze(cls._parameter_constraints)
@@ -264,12 +282,13 @@ def facts(name: str) -> Facts:
     """An estimator's parameters and constraints by name; scikit-learn's without importing it."""
     if name in plugins():
         info = plugins()[name]
-        return Facts(name, info.task, tuple(info.params), info.iteration_kind, None, _outputs(info.cls))
+        return Facts(name, info.task, tuple(info.params), info.iteration_kind, None, _outputs(info.cls),
+                     _codes_only(info.cls))
     entry = _sklearn_index().get(name)
     if entry is None:
         raise _unknown(name)
     return Facts(name, entry["task"], tuple(entry["params"]), entry["iteration"], entry["constraints"],
-                 entry["outputs"])
+                 entry["outputs"], entry["codes_only"])
 
 
 def resolve(name: str) -> EstimatorInfo:

@@ -74,39 +74,58 @@ class Fitted:
 def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fitted:
     """Fit the preprocessing, then the estimator on its output, as ``Pipeline.fit`` does, but
     without holding ``X`` meanwhile: when the caller handed its frame over (``X`` is its last
-    reference), the frame is freed before the estimator fits, instead of sitting beside the
-    preprocessed array and the estimator's own copies of it."""
+    reference), the frame is freed before the preprocessed blocks are stacked
+    (``preprocess.fit_unstacked``), and so before the estimator fits, instead of sitting beside the
+    blocks, their stacked copy and the estimator's own copies of it."""
     start = time.perf_counter()
     with thread_budget(threads):
-        Xt = pipeline[:-1].fit_transform(X, y)
+        blocks = preprocess.fit_unstacked(pipeline.named_steps["preprocess"], X, y)
         del X
+        Xt = preprocess.stack(blocks)
         pipeline.steps[-1][1].fit(Xt, y)
     return Fitted(pipeline, time.perf_counter() - start)
 
 
-def class_scores(est: Any, X: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A classifier's probabilities, or else its ``decision_function`` margins (SVC's default):
-    margins rank rows as well as probabilities do, so ROC AUC needs nothing more. One-vs-one
-    margins (``decision_function_shape='ovo'``) score pairs of classes, not classes: left out."""
+def class_scores(est: Any, X: Any, *, margins: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A classifier's probabilities, or else (with ``margins``) its ``decision_function`` margins
+    (SVC's default): margins rank rows as well as probabilities do, so ROC AUC needs nothing more.
+    One-vs-one margins (``decision_function_shape='ovo'``) score pairs of classes, not classes:
+    left out. What a served model answers needs no margins."""
     if hasattr(est, "predict_proba"):
         return np.asarray(est.predict_proba(X)), None
+    if not margins:
+        return None, None
     final = est[-1] if isinstance(est, Pipeline) else est
     if not hasattr(est, "decision_function") or getattr(final, "decision_function_shape", "ovr") == "ovo":
         return None, None
     return None, np.asarray(est.decision_function(X))
 
 
+def answers(pipeline: Pipeline, X: pd.DataFrame, *, margins: bool = False
+            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The estimator's predictions for ``X``, its class probabilities when it gives them, and
+    (with ``margins``, for a classifier without probabilities) its ``class_scores`` margins, from
+    one pass of the preprocessing: the Pipeline's ``predict`` and ``predict_proba`` would each
+    redo it. The one path for a train step's scores and for what a model serves
+    (``predict.predictions``)."""
+    encoded = pipeline[:-1].transform(X)
+    model = pipeline[-1]
+    y_pred = np.asarray(model.predict(encoded))
+    if not hasattr(model, "classes_"):
+        return y_pred, None, None
+    return (y_pred, *class_scores(model, encoded, margins=margins))
+
+
 def predict(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray) -> tuple[Outcome, float]:
     """Predict a split; class probabilities (or margins) too when the estimator can give them.
 
-    The seconds cover ``predict`` alone: that is the latency a user of the model would see.
+    The seconds cover ``answers`` alone: what a user of the served model waits for.
     """
     start = time.perf_counter()
-    y_pred = np.asarray(pipeline.predict(X))
+    y_pred, proba, decision = answers(pipeline, X, margins=True)
     seconds = time.perf_counter() - start
     if not hasattr(pipeline, "classes_"):
         return Outcome.of(y_true, y_pred), seconds
-    proba, decision = class_scores(pipeline, X)
     return Outcome.of(y_true, y_pred, proba, np.asarray(pipeline.classes_), decision), seconds
 
 

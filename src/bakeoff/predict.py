@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from bakeoff.errors import UserError
+from bakeoff.modeling import answers
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -46,13 +47,10 @@ def predictions(pipeline: Pipeline, rows: pd.DataFrame, field: str = "--input") 
                         f"model was trained on ({len(columns)} in all)")
     if rows.empty:
         raise UserError(f"{field}: has no rows to predict")
-    # Preprocess once: the Pipeline's predict and predict_proba would each redo it (half the time).
-    encoded = pipeline[:-1].transform(rows[columns])
-    model = pipeline[-1]
-    out = pd.DataFrame({PREDICTION: model.predict(encoded)}, index=rows.index)
-    if hasattr(model, "predict_proba"):  # a classifier that gives probabilities
-        proba = model.predict_proba(encoded)
-        for i, label in enumerate(model.classes_):
+    y_pred, proba, _ = answers(pipeline, rows[columns])
+    out = pd.DataFrame({PREDICTION: y_pred}, index=rows.index)
+    if proba is not None:  # a classifier that gives probabilities
+        for i, label in enumerate(pipeline[-1].classes_):
             out[f"{PROBA_PREFIX}{label}"] = proba[:, i]
     return out
 

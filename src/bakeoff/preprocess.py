@@ -15,7 +15,8 @@ and a date read as text becomes thousands of columns. So the estimator's own tag
 * dates: numeric parts (year, month, day, weekday, hour), or dropped.
 
 A config may override each choice (``preprocess:``, spec.py); ``plan`` is the pure decision and
-``build`` turns it into a ColumnTransformer.
+``build`` turns it into a ColumnTransformer (which a train step fits without the copy that
+stacking its blocks costs: ``fit_unstacked`` and ``stack``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -33,6 +35,7 @@ from sklearn.preprocessing import (FunctionTransformer, MinMaxScaler, OneHotEnco
                                    StandardScaler)
 from sklearn.utils import get_tags
 
+from bakeoff import catalog
 from bakeoff.records import Schema
 from bakeoff.spec import PreprocessSpec
 
@@ -46,8 +49,8 @@ DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 # Features of trees are float32 (Plan.float32): half the memory of float64. Date parts are too:
 # years, months and hours are exact in float32.
 FEATURE_DTYPE = np.float32
-# Numeric columns imputed and scaled together (see _dense_blocks).
-NUMERIC_CHUNK = 4
+# Numeric columns imputed and scaled in one block (see _dense_blocks).
+NUMERIC_CHUNK = 1
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,7 @@ def plan(estimator: BaseEstimator, settings: PreprocessSpec | None = None) -> Pl
         raise ValueError(f"{type(estimator).__name__} wraps another estimator, which a config cannot "
                          "give; use that estimator directly") from None
     if tags.categorical:  # CategoricalNB: every column must be codes, and numbers are not
-        raise ValueError(f"{type(estimator).__name__} takes only category codes, not numbers; use "
-                         "GaussianNB, or MultinomialNB for counts")
+        raise ValueError(f"{type(estimator).__name__} {catalog.CODES_ONLY}")
     tree = _is_tree_model(estimator)
     categorical: Encoding
     if settings.categorical != "auto":
@@ -169,9 +171,10 @@ def _dense_blocks(p: Plan, schema: Schema) -> tuple[list[tuple[str, Any, list[st
     blocks: list[tuple[str, Any, list[str]]] = []
     width = 0
     steps = bool(_numeric_steps(p))
-    # Imputing and scaling work column by column, but scikit-learn's median and variance make
-    # several temporary copies of whatever they are given: a few columns at a time bound those
-    # copies (same numbers; the 1,000,000-row figure in README.md). Passed through, one block.
+    # Imputing and scaling work column by column, but scikit-learn's median (a masked sort)
+    # makes about four temporary copies of whatever it is given: one column at a time bounds
+    # them (same numbers; 4 columns at a time cost LogisticRegression's train step 60 MiB more
+    # on the 1,000,000-row table of README.md). Passed through, one block.
     size = NUMERIC_CHUNK if steps else max(1, len(schema.numeric))
     for start in range(0, len(schema.numeric), size):
         columns = schema.numeric[start:start + size]
@@ -182,6 +185,52 @@ def _dense_blocks(p: Plan, schema: Schema) -> tuple[list[tuple[str, Any, list[st
         blocks.append(("dates", Pipeline(date_steps), schema.dates))
         width += len(schema.dates) * len(DATE_PARTS)
     return blocks, width
+
+
+def fit_unstacked(pre: ColumnTransformer, X: pd.DataFrame, y: Any = None) -> list[Any]:
+    """Fit ``pre`` as ``fit_transform`` does, but return the blocks it would stack, in order (a
+    sparse output: the one matrix, stacked as scikit-learn stacks it).
+
+    ``fit_transform`` stacks the blocks (numbers, date parts, codes) into a new array while the
+    blocks and the caller's frame are all still alive: three copies of the data at once, in a
+    train step. Unstacked, the caller can drop its frame first, then ``stack`` the blocks. The
+    stacking is ``_hstack``, the hook scikit-learn documents for subclasses; it is replaced on
+    this one object for this one call, and not by a subclass, so that the saved model is a plain
+    ColumnTransformer that loads wherever scikit-learn does (an MLflow sklearn model too)."""
+
+    def unstacked(Xs: list[Any], *, n_samples: int) -> list[Any]:
+        return [ColumnTransformer._hstack(pre, Xs, n_samples=n_samples)] if pre.sparse_output_ else Xs
+
+    pre._hstack = unstacked  # type: ignore[method-assign]
+    try:
+        return pre.fit_transform(X, y)
+    finally:
+        del pre._hstack
+
+
+def stack(blocks: list[Any]) -> Any:
+    """The blocks side by side, as ``np.hstack`` gives them (same values, same dtype, C order),
+    emptying ``blocks``: each block is released once it is copied, and a passed-through frame
+    column by column, so that the caller's columns go as soon as they are in the result (a
+    row-major result is touched whole by its first column: what this saves is the caller's
+    frame, not the blocks). A lone sparse matrix is returned as is."""
+    if len(blocks) == 1 and sparse.issparse(blocks[0]):
+        return blocks.pop()
+    dtypes = [dt for b in blocks for dt in (b.dtypes if isinstance(b, pd.DataFrame) else [b.dtype])]
+    out = np.empty((blocks[0].shape[0], sum(b.shape[1] for b in blocks)), dtype=np.result_type(*dtypes))
+    start = 0
+    while blocks:
+        block = blocks.pop(0)
+        if isinstance(block, pd.DataFrame):  # passed through: the caller's columns, one at a time
+            for name in list(block.columns):
+                out[:, start] = block.pop(name).to_numpy()
+                start += 1
+        else:
+            width = block.shape[1]
+            out[:, start:start + width] = block.toarray() if sparse.issparse(block) else block
+            start += width
+        del block
+    return out
 
 
 def build(p: Plan, schema: Schema) -> ColumnTransformer:

@@ -448,6 +448,9 @@ def _semantic_problems(exp: Experiment) -> list[str]:
         except UserError as exc:
             problems.append(f"models[{i}].estimator: {exc}")
             continue
+        if info.codes_only:
+            problems.append(f"models[{i}].estimator: {m.estimator} {catalog.CODES_ONLY}")
+            continue
         problems += _param_problems(i, m, info)
         problems += _metric_problems(i, m, info, [n for n in [exp.metrics.primary, *(exp.metrics.others or [])] if n])
         own_native = m.preprocess is not None and m.preprocess.categorical == "native" \

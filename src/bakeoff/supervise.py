@@ -92,8 +92,9 @@ def _bound_to(runner: int, timeout: float | None) -> None:
 
     The runner's watch is not enough: a runner killed with SIGKILL enforces no timeout, and a
     process forked from the forkserver is not the runner's child, so nothing would stop it. The
-    parent (the forkserver, or the runner under spawn) takes this process down as it dies
-    (PR_SET_PDEATHSIG); a thread waits on the runner (a pidfd) until the model's deadline.
+    parent (the forkserver, the `step train` process, or the runner under spawn) takes this
+    process down as it dies (PR_SET_PDEATHSIG); a thread waits on the runner (a pidfd) until the
+    model's deadline.
     """
     if sys.platform.startswith("linux"):
         import ctypes
@@ -266,6 +267,15 @@ def train_or_reuse(store_root: str, job: str, model: str, *, use_cache: bool = T
 
     if use_cache and (result := steps.reusable(store_root, job)) is not None:
         return result
-    # One child: a warm forkserver would cost as much to start as the child itself.
-    return Training(mp.get_context("spawn"), store_root, job, model, threads=threads or usable_cpus(),
+    return Training(_one_child_context(), store_root, job, model, threads=threads or usable_cpus(),
                     timeout=timeout, placement=placement).start().wait()
+
+
+def _one_child_context() -> Any:
+    """How the one child of a `step train` starts. A warm forkserver would cost as much to start
+    as the child itself. On Linux (every pod), a plain fork of this process, which holds no
+    thread and no scikit-learn: the child shares the modules already imported here instead of
+    importing them again, and no resource-tracker process is started beside it (spawn starts
+    one), 12 MiB less in the pod. Elsewhere (macOS: fork is unsafe with its system libraries),
+    spawn."""
+    return mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
