@@ -3,7 +3,8 @@ saved test predictions, checked on the data behind every chart; the score-versus
 the views that draw them.
 
 Small runs serve every test here (a module fixture): the breast-cancer example's data with a
-logistic regression, an SVC (no probabilities), a searched tree and a CategoricalNB that fails;
+logistic regression, an SVC (no probabilities), a searched tree and a
+LinearDiscriminantAnalysis that fails in its fit (more components than a binary target has);
 the diabetes example's data with two regressors; and the wine example as it is (multiclass).
 """
 
@@ -38,7 +39,7 @@ models:
     estimator: DecisionTreeClassifier
     params: {random_state: 0}
     search: {trials: 8, sampler: random, space: {max_depth: {int: [1, 8]}, criterion: {choice: [gini, entropy]}}}
-  - {name: catnb, estimator: CategoricalNB}
+  - {name: lda, estimator: LinearDiscriminantAnalysis, params: {n_components: 5}}
 storage: file://./.bakeoff
 """
 REGRESSION = """\
@@ -57,7 +58,7 @@ def _run(folder: Path, example: str, config: str) -> Run:
     assert bakeoff("init", "--example", example, "--dir", str(folder)).code == 0
     (folder / "show.yaml").write_text(config)
     ran = bakeoff("run", "show.yaml", cwd=folder)
-    assert ran.code in (0, 1), ran.stderr  # 1: a model failed, as catnb must
+    assert ran.code in (0, 1), ran.stderr  # 1: a model failed, as lda must
     return find_run(open_store(str(folder / ".bakeoff")), "latest")
 
 
@@ -313,7 +314,7 @@ def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs
     assert 'alt="Test roc_auc against predict cost"' in shown and "<svg" not in shown  # st.html drops inline SVG
     assert 'id="model-logistic"' in shown  # the first model's section
     warnings = [w.value for w in at.warning]
-    assert any(w.startswith("did not finish: catnb (CategoricalNB) failed: ValueError") for w in warnings)
+    assert any(w.startswith("did not finish: lda (LinearDiscriminantAnalysis) failed: ValueError") for w in warnings)
     at.selectbox(key="t:model").select("svc").run()
     section = html()
     counts = _diagnostics(run, "svc")[1]["confusion"]["counts"]
@@ -407,7 +408,7 @@ def test_the_apps_history_shows_the_runs_charts_in_chromium(runs, tmp_path: Path
             text = driver.find_element(By.TAG_NAME, "body").text
             assert {"ROC · positive class malignant", "Precision-recall · positive class malignant",
                     "Test roc_auc against predict cost", "Test roc_auc against fit cost"} <= set(charts), charts
-            assert "did not finish: catnb (CategoricalNB) failed" in text and "logistic (AUC 0.99" in text
+            assert "did not finish: lda (LinearDiscriminantAnalysis) failed" in text and "logistic (AUC 0.99" in text
             width = driver.execute_script("return [document.scrollingElement.scrollWidth,"
                                           " document.scrollingElement.clientWidth]")
             assert width[0] <= width[1], width
