@@ -179,7 +179,7 @@ def tune(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Map
     info = catalog.resolve(model.estimator)
     kind = info.iteration_kind
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pre, needs = modeling.preprocessor_for(model, schema)
+    pre, needs = modeling.preprocessor_for(model, schema, rows=len(X["train"]))
     with modeling.thread_budget(threads):
         Xt, Xv = pre.fit_transform(X["train"]), pre.transform(X["valid"])  # once, for every trial
     classes = np.unique(y["train"]) if schema.task == "classification" else None
@@ -258,7 +258,7 @@ def tune(model: ModelSpec, schema: Schema, X: Mapping[str, pd.DataFrame], y: Map
     fit_params = dict(best_params)
     if kind in ("staged", "warm_start") and best_epoch:
         fit_params["n_estimators" if kind == "warm_start" else _stages_param(info)] = best_epoch
-    pipeline = modeling.build_pipeline(model, schema, fit_params)
+    pipeline = modeling.build_pipeline(model, schema, fit_params, rows=len(X_all))
     start = time.perf_counter()
     with modeling.thread_budget(threads):
         if kind == "partial_fit":  # epoch by epoch, as the winning trial was trained

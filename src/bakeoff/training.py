@@ -66,7 +66,8 @@ def evaluate(model: ModelSpec, schema: Schema, X: MutableMapping[str, pd.DataFra
     primary = REGISTRY[metrics[0]]
     search = None
     if model.search is None:
-        fitted = modeling.fit(modeling.build_pipeline(model, schema), X.pop("train"), y["train"], threads)
+        pipeline = modeling.build_pipeline(model, schema, rows=len(X["train"]))
+        fitted = modeling.fit(pipeline, X.pop("train"), y["train"], threads)  # the frame's one reference
         pipeline, fit_seconds, params = fitted.pipeline, fitted.fit_seconds, model.params
         with modeling.thread_budget(threads):
             valid, _ = modeling.predict(pipeline, X["valid"], y["valid"])
@@ -76,7 +77,7 @@ def evaluate(model: ModelSpec, schema: Schema, X: MutableMapping[str, pd.DataFra
                                                         tuned.params, tuned.record)
     lap("fit")
     with modeling.thread_budget(threads):
-        test, predict_seconds = modeling.predict(pipeline, X["test"], y["test"])
+        test, predict_seconds = modeling.predict(pipeline, X["test"], y["test"], latency=True)
     lap("predict")
     ci = bootstrap_ci(primary, test, seed=seed)
     scored = {"valid": scores(metrics, valid), "test": scores(metrics, test)}
