@@ -155,7 +155,8 @@ def test_the_search_history_marks_the_best_so_far_and_what_mattered(runs) -> Non
 
 
 def test_a_search_whose_trials_mostly_tie_says_it_had_nothing_to_choose_between() -> None:
-    """The issue's search: 11 of 15 trials at a validation roc_auc of 1.0; a pruned one marked."""
+    """Like the issue's search (11 of 15 trials at a validation roc_auc of 1.0): here 10 of 14
+    finished trials tie at 1.0, and a pruned one is marked."""
     trials = [{"number": i, "state": "complete", "score": 1.0 if i % 4 else 0.97, "params": {"C": 0.1 * (i + 1)}}
               for i in range(14)] + [{"number": 14, "state": "pruned", "score": None, "params": {"C": 9.0}}]
     history = diagnostics.search_history({"trials": trials, "best": {"number": 1, "score": 1.0}}, "max")
@@ -164,6 +165,22 @@ def test_a_search_whose_trials_mostly_tie_says_it_had_nothing_to_choose_between(
     varied = [{**t, "score": 0.9 + 0.01 * t["number"]} for t in trials[:5]]
     spread = diagnostics.search_history({"trials": varied, "best": {"number": 4, "score": 0.94}}, "max")
     assert spread["tied_with_best"] == 1 and not spread["nothing_to_choose"]
+
+
+def test_top_features_read_a_linear_svcs_sparse_coefficients() -> None:
+    """A linear SVC fitted on one-hot (sparse) input keeps a sparse ``coef_``; reading it as an
+    array raised, in the train step, after the model had fitted."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.svm import SVC
+
+    X = np.array([["a"], ["b"], ["c"], ["a"], ["b"]] * 20)
+    y = np.array([0, 1, 1, 0, 1] * 20)
+    pipeline = Pipeline([("encode", OneHotEncoder()), ("model", SVC(kernel="linear"))]).fit(X, y)
+    found = diagnostics.top_features(pipeline)
+    assert found is not None and found["kind"] == "|coefficient|"
+    dense = np.abs(pipeline[-1].coef_.toarray()).mean(axis=0)
+    assert dict(zip(found["features"], found["values"])) == {f"x0_{c}": pytest.approx(v) for c, v in zip("abc", dense)}
 
 
 def test_multiclass_curves_are_one_vs_rest_and_average_to_the_metric() -> None:

@@ -194,7 +194,9 @@ def top_features(pipeline: Pipeline) -> dict[str, Any] | None:
     if hasattr(est, "feature_importances_"):
         values, kind = np.asarray(est.feature_importances_, dtype=float), "importance"
     elif hasattr(est, "coef_") and np.ndim(est.coef_) in (1, 2):
-        values, kind = np.abs(np.atleast_2d(np.asarray(est.coef_, dtype=float))).mean(axis=0), "|coefficient|"
+        # a linear SVC fitted on sparse (one-hot) input keeps a sparse coef_
+        coef = est.coef_.toarray() if hasattr(est.coef_, "toarray") else est.coef_
+        values, kind = np.abs(np.atleast_2d(np.asarray(coef, dtype=float))).mean(axis=0), "|coefficient|"
     else:
         return None
     try:
