@@ -1,12 +1,16 @@
-"""Shared fixtures: a real S3 server process on loopback, a CLI runner, example projects.
+"""Shared fixtures: a real S3 server process on loopback, a real MLflow server, a CLI runner,
+example projects.
 
 The S3 server is moto's standalone server (`moto_server`), started once per session on a free
-port of 127.0.0.1 and stopped by its PID.
+port of 127.0.0.1 and stopped by its PID. The MLflow server is started once per session too, on
+first use: test_tracking and test_serving each use their own experiment and registered name on
+it, so they share the ten-odd seconds its start-up costs.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -78,6 +82,66 @@ def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     for key, value in s3_server.env.items():
         monkeypatch.setenv(key, value)
     return s3_server
+
+
+MLFLOW_BUCKET = "mlflow-artifacts"  # the MLflow server's --artifacts-destination is s3://MLFLOW_BUCKET/mlflow
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mlflow server` (SQLite, artifacts proxied to the S3 server) on a free loopback port, in its
+    own process group, stopped by that id."""
+    s3_server.make_bucket(MLFLOW_BUCKET)
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, **s3_server.env,
+           "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint, "MLFLOW_DISABLE_TELEMETRY": "true",
+           # the job runner (huey consumers) serves GenAI features we do not use and slows start-up
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+         "--artifacts-destination", f"s3://{MLFLOW_BUCKET}/mlflow", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{uri}/health", proc, folder / "server.log")
+        yield uri
+    finally:
+        stop_group(proc)
+        log.close()
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, seconds: float = 75) -> None:
+    """Until ``url`` answers 200, the server exits, or ``seconds`` pass (then its log's tail)."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds * 4)):  # bounded in count and time
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.args[1:3]} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.25)
+    raise RuntimeError(f"{proc.args[1:3]} did not start")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """A server that forks workers (uvicorn) runs in its own session (pgid = its PID): stop both."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @dataclass
