@@ -38,9 +38,12 @@ demo: $(DEMO_READY)
 	@echo "  cd demo && ../$(BIN)/bakeoff run bakeoff.yaml     # again: every model is cached"
 	@echo "or put bakeoff on your PATH first:  . $(BIN)/activate"
 
-# Set up and run the whole test suite (it starts its own S3 server on 127.0.0.1).
+# Set up and run the whole test suite (it starts its own S3 server on 127.0.0.1). Two workers
+# (pytest-xdist), each given whole test files (--dist loadfile, so a module's shared bake-off or
+# server is made once): most tests wait on processes they start, so two at a time fill the two
+# cores of a CI machine. Each worker has its own session fixtures, ports and temporary folders.
 test: $(TEST_READY)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # Performance figures quoted in the README (several minutes; run on an otherwise idle machine).
 bench: setup

@@ -6,10 +6,12 @@
 #   2. make the base image exist: cached from an earlier run, pulled, or a debootstrap stand-in;
 #   3. build the project image bakeoff:<version>, with the libraries of .venv pinned, so a
 #      container and a process run the same code;
-#   4-6. tests/test_docker.py with BAKEOFF_DOCKER_REQUIRED=1 (a missing engine or image fails):
+#   4-6. the tests marked `docker` in tests/test_docker.py and tests/test_kfp_docker.py, with
+#      BAKEOFF_DOCKER_REQUIRED=1 (a missing engine or image fails):
 #      an S3 server on 127.0.0.1, `docker run IMAGE step …`, and the compiled pipeline under
 #      kfp.local's DockerRunner (host network), whose leaderboard must equal `bakeoff run`'s to
-#      1e-9. tests/test_kfp_docker.py runs too: the same runner on a local-folder store.
+#      1e-9; and the same runner on a local-folder store. The other tests of those files need no
+#      engine and have run in `make test` already.
 #
 # When no engine runs and none can be started (not root, Debian's packages unreachable, dockerd
 # refuses to run), it prints "docker stage: SKIPPED: <why>" and exits 0; BAKEOFF_DOCKER_STRICT=1
@@ -52,6 +54,7 @@ fi
 make --quiet setup
 timed "base image" scripts/docker/base-image.sh "$(sed -n 's/^ARG PYTHON_IMAGE=//p' Dockerfile)"
 timed "project image" env BAKEOFF_PIN_VENV=.venv scripts/docker/build-image.sh  # bakeoff:<version>
+# Only the tests marked `docker`: the others in these files need no engine and ran in `make test`.
 timed "tests" env BAKEOFF_DOCKER_REQUIRED=1 \
-  .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_docker.py tests/test_kfp_docker.py
+  .venv/bin/python -m pytest -q -p no:cacheprovider -m docker tests/test_docker.py tests/test_kfp_docker.py
 echo "docker stage: passed in $((SECONDS - stage_start)) s"

@@ -1,8 +1,9 @@
 """The leaderboard never cuts a number or a model name, at any terminal width from 60 columns up
 and in a pipe: it drops lower-priority columns (and says which) before anything is shortened.
 
-The boards are real: each bundled example is run once, and a stress board reuses one of them with
-the longest model names the schema allows and a failed row with a long error.
+The boards are real: each bundled example as the session ran it (conftest's `example_run`), and
+a stress board reuses one of them with the longest model names the schema allows and a failed
+row with a long error.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,23 +23,16 @@ from bakeoff.leaderboard import Leaderboard
 from bakeoff.report import PROSE, columns, layout
 from bakeoff.runs import find_run
 from bakeoff.storage import open_store
-from conftest import BIN, bakeoff
+from conftest import BIN, ExampleRun, bakeoff
 
 WIDTHS = (60, 80, 100, 110, 120, 140, 180, 240)
 EXAMPLES = ("breast-cancer", "wine", "diabetes")
 
 
 @pytest.fixture(scope="module")
-def example_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each example, run once: its folder (holding bakeoff.yaml and .bakeoff/)."""
-    folders = {}
-    for example in EXAMPLES:
-        folder = tmp_path_factory.mktemp(example)
-        assert bakeoff("init", "--example", example, "--dir", str(folder)).code == 0
-        ran = bakeoff("run", "bakeoff.yaml", cwd=folder)
-        assert ran.code == 0, ran.stderr
-        folders[example] = folder
-    return folders
+def example_stores(example_run: Callable[[str], ExampleRun]) -> dict[str, Path]:
+    """Each example's folder (holding bakeoff.yaml and .bakeoff/), as the session ran it."""
+    return {example: example_run(example).folder for example in EXAMPLES}
 
 
 def _board(folder: Path) -> Leaderboard:

@@ -9,8 +9,9 @@ searched for every canary.
 
 from __future__ import annotations
 
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -58,10 +59,11 @@ def failing_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def outputs(failing_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+def outputs(failing_server: str, initialized: Callable[[str], Path],
+            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
     """Every command, run once with canary credentials against the failing server."""
-    folder = tmp_path_factory.mktemp("canaries")
-    assert bakeoff("init", "--example", "wine", "--dir", str(folder)).code == 0
+    folder = tmp_path_factory.mktemp("canaries") / "wine"
+    shutil.copytree(initialized("wine"), folder)  # as `bakeoff init --example wine` writes it
     config = yaml.safe_load((folder / "bakeoff.yaml").read_text())
     config["models"] = config["models"][:2]
     local, s3 = folder / "local.yaml", folder / "s3.yaml"

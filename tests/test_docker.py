@@ -2,9 +2,10 @@
 pipeline under kfp.local's DockerRunner. Every container uses the host network and reaches the
 S3 server (moto_server, from conftest) on 127.0.0.1, with credentials passed as environment only.
 
-.ci/docker.sh starts a Docker engine, builds the image and runs this file with
+.ci/docker.sh starts a Docker engine, builds the image and runs the tests marked `docker` with
 BAKEOFF_DOCKER_REQUIRED=1, which turns a missing engine or image into a failure. Anywhere else
-these tests skip, saying why, when no Docker engine is reachable.
+these tests skip, saying why, when no Docker engine is reachable (the others here need no engine
+and run with the rest of the suite).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def leaderboard(s3: S3Server, store: str) -> dict[str, Any]:
     return json.loads(client.get_object("docker-runs", key).read())
 
 
+@pytest.mark.docker
 def test_image_is_small_non_root_labelled_and_runs_bakeoff(image: str) -> None:
     [info] = json.loads(docker("image", "inspect", image, timeout=30).stdout)
     config = info["Config"]
@@ -90,6 +92,7 @@ def test_image_is_small_non_root_labelled_and_runs_bakeoff(image: str) -> None:
     assert extras.returncode == 0 and extras.stdout.strip() == "", extras.stdout + extras.stderr
 
 
+@pytest.mark.docker
 def test_docker_run_step_train_on_s3_with_credentials_from_env(image: str, project, s3_server: S3Server) -> None:  # noqa: ANN001
     """The documented contract: `docker run IMAGE step train --run-uri s3://… --model NAME`."""
     config = s3_project(project, s3_server, "wine", "steps")
@@ -131,6 +134,7 @@ def test_differences_allow_1e_9_and_no_more() -> None:
         f".m.test.f1: 0.5 != {0.5 + 1e-8!r}", ".m.tied: True != 1"]
 
 
+@pytest.mark.docker
 def test_kfp_docker_pipeline_equals_a_local_run_metric_for_metric(image: str, project, s3_server: S3Server) -> None:  # noqa: ANN001
     """The compiled pipeline of an example config, in containers, against `bakeoff run` in
     processes: the same data, config and seed must give the same leaderboard to 1e-9."""
@@ -155,6 +159,7 @@ def test_kfp_docker_pipeline_equals_a_local_run_metric_for_metric(image: str, pr
     assert board_differences(in_docker, in_process) == []
 
 
+@pytest.mark.docker
 def test_k8s_runner_with_pods_as_containers_of_the_image_equals_a_local_run(
         image: str, project, s3_server: S3Server, tmp_path: Path) -> None:  # noqa: ANN001
     """`bakeoff run --runner k8s` against the Kubernetes STAND-IN, each pod a real container of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import yaml
 
 from bakeoff.runs import Run
 from bakeoff.storage import LocalStore
-from conftest import bakeoff
+from conftest import ExampleRun, bakeoff
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +28,9 @@ def leaderboard(run: Path) -> dict:
 
 
 @pytest.mark.parametrize("example", list(FLOORS))
-def test_example_runs_end_to_end(project, example: str) -> None:  # noqa: ANN001
-    config = project(example)
-    result = bakeoff("run", str(config), "--parallel", "2", cwd=config.parent)
-    assert result.code == 0, result.stderr
+def test_example_runs_end_to_end(example_run: Callable[[str], ExampleRun], example: str) -> None:
+    result = example_run(example)  # `bakeoff init --example`, then `bakeoff run --parallel 2` (exit 0)
+    config = result.config
     [run] = runs_in(config.parent)
     board = leaderboard(run)
     exp = yaml.safe_load(config.read_text())
@@ -57,9 +57,9 @@ def test_example_runs_end_to_end(project, example: str) -> None:  # noqa: ANN001
     assert record["artifacts"]["model"]["key"].startswith(f"jobs/{record['job']}/")
 
 
-def test_rerun_reuses_data_and_results_until_something_changes(project) -> None:  # noqa: ANN001
-    config = project("diabetes")
-    assert bakeoff("run", str(config), cwd=config.parent).code == 0
+def test_rerun_reuses_data_and_results_until_something_changes(
+        example_run: Callable[[str], ExampleRun], tmp_path: Path) -> None:
+    config = example_run("diabetes").copy_to(tmp_path / "diabetes")  # run once, exit 0
     second = bakeoff("run", str(config), cwd=config.parent)
     assert second.code == 0 and "(reused)" in second.stderr
     first_run, second_run = runs_in(config.parent)
@@ -134,9 +134,8 @@ def test_prepare_errors_exit_2_and_leave_no_run(project, change: dict, message: 
     assert LocalStore(config.parent / ".bakeoff").list("runs") == []
 
 
-def test_report_and_runs_reprint_past_runs(project) -> None:  # noqa: ANN001
-    config = project("wine")
-    assert bakeoff("run", str(config), cwd=config.parent).code == 0
+def test_report_and_runs_reprint_past_runs(example_run: Callable[[str], ExampleRun], tmp_path: Path) -> None:
+    config = example_run("wine").copy_to(tmp_path / "wine")  # run once, exit 0
     [run] = runs_in(config.parent)
     listed = bakeoff("runs", cwd=config.parent)
     assert listed.code == 0 and run.name in listed.stdout and "wine" in listed.stdout

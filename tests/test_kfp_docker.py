@@ -58,6 +58,7 @@ def test_without_a_docker_engine_kfp_docker_says_so_in_one_line(tmp_path: Path) 
 
 
 @pytest.mark.slow
+@pytest.mark.docker
 @pytest.mark.skipif(NO_DOCKER is not None, reason=f"no Docker engine reachable: {NO_DOCKER}")
 def test_kfp_docker_runs_the_compiled_pipeline_in_the_project_image(project) -> None:  # noqa: ANN001
     import docker

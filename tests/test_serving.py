@@ -33,10 +33,9 @@ from bakeoff.runs import Run, create_run
 from bakeoff.spec import parse_experiment
 from bakeoff.storage import LocalStore
 
-from conftest import BIN, S3Server, _free_port, bakeoff
+from conftest import BIN, MLFLOW_BUCKET, S3Server, _free_port, bakeoff, stop_group, wait_healthy
 from tables import mixed_breast_cancer
 from test_manifests import POLICY_CHECKS, check_schema
-from test_tracking import BUCKET, _stop_group, _wait_healthy, mlflow_uri  # noqa: F401 - mlflow_uri is a fixture
 
 pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
 
@@ -44,7 +43,7 @@ REGISTERED = "serving-champion"
 # The champion's pod resources: its own in the config above, over kfp.resources' defaults.
 RESOURCES = {"logistic": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
              "knn": {"requests": {"cpu": "1", "memory": "3Gi"}, "limits": {"cpu": "3", "memory": "4Gi"}}}
-DESTINATION = f"s3://{BUCKET}/mlflow"  # the test server's --artifacts-destination
+DESTINATION = f"s3://{MLFLOW_BUCKET}/mlflow"  # the test server's --artifacts-destination
 
 
 @dataclass
@@ -56,7 +55,7 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:  # noqa: F811
+def served(mlflow_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("served")
     (tmp / "table.csv").write_text(mixed_breast_cancer().to_csv(index=False))
     config = yaml.safe_load(config_text("breast-cancer"))
@@ -104,11 +103,11 @@ def test_mlflow_scoring_server_answers_as_bakeoff_predict(served: Served) -> Non
         server = subprocess.Popen([str(BIN / command[0]), *command[1:]], env=env, cwd=served.folder,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}/ping", server, log_path, seconds=120)
+            wait_healthy(f"http://127.0.0.1:{port}/ping", server, log_path, seconds=120)
             answer = requests.post(f"http://127.0.0.1:{port}/invocations", timeout=60, json={
                 "dataframe_split": {"columns": list(served.rows.columns), "data": _records(served.rows)}})
         finally:
-            _stop_group(server)
+            stop_group(server)
     assert answer.status_code == 200, answer.text[:2000]
     online = pd.DataFrame(answer.json()["predictions"])
 

@@ -1,7 +1,7 @@
 """MLflow tracking against a real MLflow server process whose artifacts live on the test S3 server.
 
-The server (sqlite backend, artifacts proxied to s3://mlflow-artifacts/mlflow on moto) starts once
-for this module on a free loopback port, in its own process group, and is stopped by that id.
+The server (sqlite backend, artifacts proxied to s3://mlflow-artifacts/mlflow on moto) is
+conftest's `mlflow_uri`, started once per session on a free loopback port.
 One small bake-off (breast cancer: a tuned logistic regression, k-NN, and a model that died) runs
 through the real steps, and its results go through the tracking functions as the steps hand them
 over; the tests then read back what MLflow holds.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import time
@@ -35,70 +34,14 @@ from bakeoff.spec import Experiment, parse_experiment
 from bakeoff.storage import LocalStore
 from bakeoff.supervise import record_failure
 
-from conftest import BIN, S3Server, _free_port, bakeoff
+from conftest import MLFLOW_BUCKET, S3Server, _free_port, bakeoff
 
 pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
 
-BUCKET = "mlflow-artifacts"
 REGISTERED = "breast-cancer-champion"
 # Stand-ins for credentials in the logging process: none may end up in MLflow.
 SECRETS = {"AWS_ACCESS_KEY_ID": "AKIA-SENTINEL-KEY", "AWS_SECRET_ACCESS_KEY": "sentinel-secret-value",
            "MLFLOW_TRACKING_TOKEN": "sentinel-token"}
-
-
-@pytest.fixture(scope="module")
-def mlflow_uri(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    s3_server.make_bucket(BUCKET)
-    folder = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, **s3_server.env,
-           "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint, "MLFLOW_DISABLE_TELEMETRY": "true",
-           # the job runner (huey consumers) serves GenAI features we do not use and slows start-up
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-         "--artifacts-destination", f"s3://{BUCKET}/mlflow", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{uri}/health", proc, folder / "server.log")
-        yield uri
-    finally:
-        _stop_group(proc)
-        log.close()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, seconds: float = 75) -> None:
-    """Until ``url`` answers 200, the server exits, or ``seconds`` pass (then its log's tail)."""
-    import requests
-
-    deadline = time.monotonic() + seconds
-    for _ in range(int(seconds * 4)):  # bounded in count and time
-        try:
-            if requests.get(url, timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{proc.args[1:3]} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.25)
-    raise RuntimeError(f"{proc.args[1:3]} did not start")
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """The server forks a uvicorn worker; its session (pgid = its PID) holds both."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _config(tmp: Path, tracking_spec: dict[str, Any] | None) -> Experiment:
@@ -243,7 +186,7 @@ def test_each_models_diagnostics_and_charts_are_run_artifacts(tracked: Tracked, 
 
 def test_models_are_skops_files_on_s3(tracked: Tracked, client, s3_server: S3Server) -> None:  # noqa: ANN001
     model_id = client.get_run(tracked.children["knn"]).outputs.model_outputs[0].model_id
-    keys = {o.object_name for o in s3_server.client().list_objects(BUCKET, prefix="mlflow/", recursive=True)}
+    keys = {o.object_name for o in s3_server.client().list_objects(MLFLOW_BUCKET, prefix="mlflow/", recursive=True)}
     mine = {k.rsplit("/", 1)[-1] for k in keys if f"/models/{model_id}/" in k}
     assert {"MLmodel", "model.skops", "input_example.json", "requirements.txt"} <= mine
     assert "model.pkl" not in mine
