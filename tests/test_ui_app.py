@@ -83,6 +83,13 @@ def test_load_edit_fix_run_and_see_the_leaderboard(at) -> None:  # noqa: ANN001
     [label] = at.selectbox(key="history:run").options
     assert re.fullmatch(rf"breast-cancer · 2 models · best roc_auc 0\.\d{{4}} \((knn|logistic)\) · "
                         rf"\d{{4}}-\d\d-\d\d \d\d:\d\d UTC · {run_dir.name}", label), label
+    damaged = run_dir.parent / "20000101-000000-dead00"  # one damaged run hides no other
+    damaged.mkdir()
+    (damaged / "config.yaml").write_text("experiment: old\n")
+    (damaged / "leaderboard.json").write_text('{"truncated')
+    at.run()
+    options = at.selectbox(key="history:run").options
+    assert options[0] == label and options[1].startswith("20000101-000000-dead00 · unreadable: "), options
     at.text_input(key="text:experiment").input("renamed").run()
     at.button(key="history:open").click().run()
     at.button(key="pending:discard").click().run()  # "renamed" was never saved: asked first

@@ -169,8 +169,11 @@ def _label(run: Run) -> str:
     key = (run.store.root, run.run_id)
     if key in labels:
         return labels[key]
-    board = run.leaderboard()
-    text = label(run, board)
+    try:
+        board = run.leaderboard()
+        text = label(run, board)
+    except UserError as exc:  # one damaged or half-written run hides no other (as `bakeoff runs`)
+        return f"{run.run_id} · unreadable: {exc.problems[0]}"
     if board is not None:
         labels[key] = text
     return text
@@ -192,7 +195,12 @@ def history(store_uri: str) -> Run | None:
     labels = {i: _label(Run(store, i)) for i in ids}  # once per rerun: one label per run in a draw
     run_id = st.selectbox("run", ids, key="history:run", format_func=labels.__getitem__)
     run = Run(store, run_id or ids[0])
-    board = run.leaderboard()
+    try:
+        board = run.leaderboard()
+    except UserError as exc:
+        for line in exc.problems:
+            st.error(line)
+        return None
     if board is None:
         st.info(f"Run {run.run_id} has no leaderboard yet: it is running, or it stopped before compare.")
     else:
