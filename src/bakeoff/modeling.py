@@ -88,34 +88,28 @@ def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, threads: int) -> Fit
     return Fitted(pipeline, time.perf_counter() - start)
 
 
-def class_scores(est: Any, X: Any, *, margins: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A classifier's probabilities, or else (with ``margins``) its ``decision_function`` margins
-    (SVC's default): margins rank rows as well as probabilities do, so ROC AUC needs nothing more.
+def class_scores(est: Any, X: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A fitted classifier's probabilities, or else its ``decision_function`` margins (SVC's
+    default): margins rank rows as well as probabilities do, so ROC AUC needs nothing more.
     One-vs-one margins (``decision_function_shape='ovo'``) score pairs of classes, not classes:
-    left out. What a served model answers needs no margins."""
+    left out."""
     if hasattr(est, "predict_proba"):
         return np.asarray(est.predict_proba(X)), None
-    if not margins:
-        return None, None
-    final = est[-1] if isinstance(est, Pipeline) else est
-    if not hasattr(est, "decision_function") or getattr(final, "decision_function_shape", "ovr") == "ovo":
+    if not hasattr(est, "decision_function") or getattr(est, "decision_function_shape", "ovr") == "ovo":
         return None, None
     return None, np.asarray(est.decision_function(X))
 
 
-def answers(pipeline: Pipeline, X: pd.DataFrame, *, margins: bool = False
-            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """The estimator's predictions for ``X``, its class probabilities when it gives them, and
-    (with ``margins``, for a classifier without probabilities) its ``class_scores`` margins, from
-    one pass of the preprocessing: the Pipeline's ``predict`` and ``predict_proba`` would each
-    redo it. The one path for a train step's scores and for what a model serves
-    (``predict.predictions``)."""
+def answers(pipeline: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """The estimator's predictions for ``X``, and its class probabilities when it gives them,
+    from one pass of the preprocessing: the Pipeline's ``predict`` and ``predict_proba`` would each
+    redo it. The one path for what a model serves (``predict.predictions``) and for the latency
+    the train step records."""
     encoded = pipeline[:-1].transform(X)
     model = pipeline[-1]
     y_pred = np.asarray(model.predict(encoded))
-    if not hasattr(model, "classes_"):
-        return y_pred, None, None
-    return (y_pred, *class_scores(model, encoded, margins=margins))
+    proba = np.asarray(model.predict_proba(encoded)) if hasattr(model, "predict_proba") else None
+    return y_pred, proba
 
 
 LATENCY_REPEATS = 5  # at most, and only while they fit in LATENCY_BUDGET seconds together
@@ -124,26 +118,28 @@ LATENCY_BUDGET = 0.25
 
 def predict(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray, *, latency: bool = False
             ) -> tuple[Outcome, float]:
-    """Predict a split; class probabilities (or margins) too when the estimator can give them.
+    """Predict a split; class probabilities too when the estimator gives them, else its margins
+    (``class_scores``, outside the clock: a served model does not compute them).
 
     The seconds cover ``answers`` alone: what a user of the served model waits for. With
     ``latency`` they are the least of up to ``LATENCY_REPEATS`` passes that fit in
-    ``LATENCY_BUDGET`` (as timeit takes its best): a single pass over a small test split takes a
-    millisecond, and one preemption on a busy machine made it 100, enough to name the wrong
-    model "best within N ms" on the score-versus-cost front.
+    ``LATENCY_BUDGET`` (as timeit takes its best): one pass over a small test split takes
+    milliseconds, and a single preemption on a busy machine can make it a hundred, enough to
+    name the wrong model "best within N ms" on the score-versus-cost front.
     """
     start = time.perf_counter()
-    y_pred, proba, decision = answers(pipeline, X, margins=True)
+    y_pred, proba = answers(pipeline, X)
     seconds = spent = time.perf_counter() - start
     for _ in range(LATENCY_REPEATS - 1 if latency else 0):
         if spent + seconds > LATENCY_BUDGET:
             break
         start = time.perf_counter()
-        answers(pipeline, X, margins=True)
+        answers(pipeline, X)
         taken = time.perf_counter() - start
         seconds, spent = min(seconds, taken), spent + taken
     if not hasattr(pipeline, "classes_"):
         return Outcome.of(y_true, y_pred), seconds
+    decision = class_scores(pipeline[-1], pipeline[:-1].transform(X))[1] if proba is None else None
     return Outcome.of(y_true, y_pred, proba, np.asarray(pipeline.classes_), decision), seconds
 
 

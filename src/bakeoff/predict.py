@@ -47,7 +47,7 @@ def predictions(pipeline: Pipeline, rows: pd.DataFrame, field: str = "--input") 
                         f"model was trained on ({len(columns)} in all)")
     if rows.empty:
         raise UserError(f"{field}: has no rows to predict")
-    y_pred, proba, _ = answers(pipeline, rows[columns])
+    y_pred, proba = answers(pipeline, rows[columns])
     out = pd.DataFrame({PREDICTION: y_pred}, index=rows.index)
     if proba is not None:  # a classifier that gives probabilities
         for i, label in enumerate(pipeline[-1].classes_):
