@@ -55,10 +55,11 @@ def test_a_tied_model_has_a_badge_beside_its_rank_and_every_view_says_what_tied_
 
 
 def test_the_difference_to_the_leader_reads_as_a_range(board) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
     poor = next(r for r in board.rows if r.model == "poor")
-    low, high = poor.vs_leader
-    cell = report._diff(poor)
-    assert cell == f"{low:+.3f} to {high:+.3f}".replace("-", "−") and "…" not in cell
+    assert report._diff(replace(poor, vs_leader=(-0.0081, 0.0084))) == "−0.008 to +0.008"
+    assert report._diff(replace(poor, vs_leader=(-0.25, -0.0104))) == "−0.250 to −0.010"
 
 
 def test_failure_reasons_are_in_the_banner_of_every_view(board) -> None:  # noqa: ANN001

@@ -183,6 +183,17 @@ def test_a_damaged_file_of_a_finished_run_is_one_line_naming_it_and_the_fix(fini
     assert bakeoff("step", "compare", "--run-uri", run_uri).code == 0  # the fix the error names
     assert board(store, run) == before
 
+    edited = json.loads((folder / "leaderboard.json").read_text())  # valid JSON, a score made perfect
+    edited["rows"][-1]["primary"] = 1.0
+    (folder / "leaderboard.json").write_text(json.dumps(edited))
+    shown = bakeoff("report", run, "--store", str(store))
+    clean(shown)
+    assert shown.code == 2 and shown.stderr.splitlines() == [
+        f"error: {run_uri}/leaderboard.json: damaged (its content does not match its record_sha256: "
+        f"edited or cut); {compare_again}"]
+    assert bakeoff("step", "compare", "--run-uri", run_uri).code == 0
+    assert board(store, run) == before
+
     damage(folder / "models" / "prior" / "result.json", "garbage")
     across = bakeoff("compare", run, run, "--store", str(store))
     clean(across)
