@@ -173,8 +173,8 @@ def _numeric_block_size(p: Plan, schema: Schema, rows: int | None) -> int:
     ``NUMERIC_BLOCK_BYTES`` (same numbers; LogisticRegression's train step on the 1,000,000-row
     table of README.md held 60 MiB more with 4 columns at a time than with 1). Each block is a
     branch of the ColumnTransformer that every prediction walks, about a millisecond each, so a
-    small table, whose copies cost nothing, keeps its numbers in one block: one column per block
-    made a served LogisticRegression on breast-cancer's 30 columns answer in 30 ms instead of 2.
+    small table, whose copies cost nothing, keeps its numbers in one block (README.md has the
+    figures: one column per block made breast-cancer's served LogisticRegression many times slower).
     Without ``rows`` (a pipeline built outside a train step), one block; passed through, one."""
     if rows is None or not _numeric_steps(p):
         return max(1, len(schema.numeric))
