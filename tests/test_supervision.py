@@ -133,8 +133,8 @@ def test_a_runner_killed_mid_run_takes_its_models_along_and_the_rerun_resumes(sl
     rerun = bakeoff("run", str(config), env=plugin_env, timeout=180)
     assert rerun.code == 0, rerun.stderr  # `slow` passes its timeout: a failed row beside an ok one
     assert "Traceback" not in rerun.stdout + rerun.stderr
-    runs = bakeoff("runs", "--store", str(store))
-    assert "unfinished" in runs.stdout
+    listed = " ".join(bakeoff("runs", "--store", str(store)).stdout.split())
+    assert "unfinished" in listed and "or interrupted (its runner stopped); running its config again resumes it" in listed
     rows = board_rows(store)
     assert rows["quick"]["status"] == "ok" and rows["quick"]["cached"]
     assert rows["slow"]["status"] == "failed" and "timed out after 8 s" in rows["slow"]["error"]

@@ -443,6 +443,8 @@ def runs(store: StoreOption = None) -> None:
             continue
         if board is None:
             table.add_row(run_id, "", "", "[yellow]unfinished[/]", "")
+            table.caption = ("unfinished: still running, or interrupted (its runner stopped); running its "
+                             "config again resumes it, every finished model served from the cache")
             continue
         leader = board.leader
         table.add_row(run_id, board.experiment, str(len(board.rows)),
