@@ -30,6 +30,17 @@ BIN = Path(sys.executable).parent
 PLUGIN_DIR = Path(__file__).parent / "plugins"
 
 
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """Streamlit's AppTest runs an app script as ``__main__`` and leaves it there. A model
+    process the local runner later starts in the same pytest process (forkserver) re-runs the
+    parent's ``__main__`` from its path, as multiprocessing does, and AppTest.from_function's
+    script, run without its arguments, kills it. Each test gets back the ``__main__`` it had."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @dataclass
 class S3Server:
     endpoint: str

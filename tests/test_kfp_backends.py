@@ -7,7 +7,6 @@ Not the SDK that wrote a file decides here, but the protos of the backend that w
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +104,14 @@ def test_no_task_waits_on_several_upstreams_or_a_loop_with_all_upstream_complete
     assert waiting == 7  # compare, in each of the seven pipelines
 
 
-def test_a_thousand_models_compile_in_the_loop_form_and_two_hundred_in_seconds() -> None:
+def test_a_hundred_models_compile_per_model_and_two_hundred_or_a_thousand_in_the_loop_form() -> None:
+    """How long compiling takes is bench/compile_bench.py's figure, not an assertion here."""
     for n, loops in ((100, False), (200, True), (1000, True)):
         exp = parse_experiment(many_models(n))
-        started = time.perf_counter()
         compiled = compile_experiment(exp)
-        seconds = time.perf_counter() - started
         assert compiled.loops is loops, n
         assert (compiled.per_model_bytes > SPEC_BUDGET) is loops
         assert text_bytes(compiled.text) <= SPEC_BUDGET  # what is written always fits
-        assert seconds < 30, (n, seconds)  # generous: a timing is measured in bench/, not asserted
         ir = next(yaml.safe_load_all(compiled.text))
         if loops:  # one placement: one loop over the models, written in as NAME=SPEC items
             [loop] = [t for t in ir["components"]["comp-exit-handler-1"]["dag"]["tasks"].values()
