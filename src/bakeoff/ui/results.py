@@ -116,7 +116,7 @@ def leaderboard(board: Leaderboard, *, key: str, run: Run | None = None) -> None
     arrow = "↑" if board.direction == "max" else "↓"
     st.subheader(f"Leaderboard · {board.experiment}")
     st.caption(f"run `{board.run_id}` · task {board.task} · ranked by test **{board.primary}** {arrow}"
-               f" · bars are 95% bootstrap confidence intervals on the test split · {CAPTION}")
+               f" · {CAPTION}")
     for line in failures(board):
         st.warning(f"did not finish: {line}", icon=":material/error:")
     st.dataframe(board_frame(board), hide_index=True, column_config={"model": st.column_config.TextColumn(pinned=True)})
