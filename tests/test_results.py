@@ -265,6 +265,8 @@ def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) 
     assert f"{history['tied_with_best']} of {history['complete']} finished trials tied the best" in tree
     assert ("the search had nothing to choose between" in tree) == history["nothing_to_choose"]
     assert "Score against cost" in page and "front (nothing beats these on both)" in page
+    for name, front in run.leaderboard().fronts.items():  # each chart's x axis names its own cost
+        assert f">{name} cost, {front.unit} (log)</text>" in page, name
     regression = _report(runs["regression"])
     assert regression.count('aria-label="Predicted vs actual') == 2 and "Residuals (mean" in regression
     wine = _report(runs["multiclass"])
@@ -313,6 +315,8 @@ def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs
     assert f"logistic (AUC {found['roc']['curves'][0]['auc']:.3f})" in shown
     assert 'alt="Test roc_auc against predict cost"' in shown and "<svg" not in shown  # st.html drops inline SVG
     assert 'id="model-logistic"' in shown  # the first model's section
+    caption = " ".join(c.value for c in at.caption)
+    assert caption.count("95% bootstrap") == 1, caption  # the board's caption says it once
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("did not finish: lda (LinearDiscriminantAnalysis) failed: ValueError") for w in warnings)
     at.selectbox(key="t:model").select("svc").run()

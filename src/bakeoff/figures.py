@@ -65,7 +65,7 @@ def front(board: Leaderboard, cost_name: str) -> str:
     cost = found.cost
     scores = [v for r in rows for v in (r.primary, *(r.ci or ()))]
     plot = Plot(log_axis([getattr(r, cost) for r in rows]), axis(scores, bounds(board.primary)),
-                f"{'predict' if cost_name == 'predict' else 'fit'} cost, {found.unit} (log)",
+                f"{cost_name} cost, {found.unit} (log)",
                 f"test {board.primary}", f"Test {board.primary} against {cost_name} cost", width=560)
     colors = _colors(board)
     on = [r for m in found.models for r in rows if r.model == m]
