@@ -11,6 +11,7 @@ the diabetes example's data with two regressors; and the wine example as it is (
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +242,6 @@ def _report(run: Run) -> str:
 
 
 def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) -> None:  # noqa: ANN001
-    import re
 
     for run in runs.values():
         page = _report(run)
@@ -315,6 +315,10 @@ def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs
     assert f"logistic (AUC {found['roc']['curves'][0]['auc']:.3f})" in shown
     assert 'alt="Test roc_auc against predict cost"' in shown and "<svg" not in shown  # st.html drops inline SVG
     assert 'id="model-logistic"' in shown  # the first model's section
+    page = _report(run)  # the app's charts across models are the report's, each one
+    across = set(re.findall(r'<svg[^>]*aria-label="([^"]*)"', page[page.index("<h2>ROC curves"):page.index("<h2>Each")]))
+    alts = set(re.findall(r'<img class="chart" alt="([^"]*)"', shown)) - {""}  # "": legend keys
+    assert across and across <= alts <= set(re.findall(r'<svg[^>]*aria-label="([^"]*)"', page)), (across, alts)
     caption = " ".join(c.value for c in at.caption)
     assert caption.count("95% bootstrap") == 1, caption  # the board's caption says it once
     warnings = [w.value for w in at.warning]

@@ -94,22 +94,16 @@ def charts(board: Leaderboard, found: dict[str, dict[str, Any]], *, key: str) ->
     def show(fragment: str) -> None:  # st.html drops inline SVG: the charts go as images
         st.html(f"<style>{figures.STYLE}</style>" + figures.as_images(fragment))
 
-    across, per_model = st.tabs(["Across models", "One model"])
+    across, one = st.tabs(["Across models", "One model"])
     with across:
-        for kind in ("roc", "pr"):
-            if drawn := figures.curves(board, found, kind):
-                show(f'<div class="blocks">{drawn}</div>')
-        for name in board.fronts:
-            if drawn := figures.front(board, name):
-                show(drawn)
-    with per_model:
+        for _, drawn in figures.across_models(board, found):
+            show(f'<div class="blocks">{drawn}</div>')
+    with one:
         names = [r.model for r in board.rows if r.model in found]
         if not names:
             st.info("No model of this run stored diagnostics (older runs did not).")
             return
-        model = st.selectbox("model", names, key=f"{key}:model")
-        row = next(r for r in board.rows if r.model == model)
-        show(figures.model_section(row.model, row.estimator, found[model], board.direction, board.primary))
+        show(figures.per_model(board, found, st.selectbox("model", names, key=f"{key}:model")))
 
 
 def leaderboard(board: Leaderboard, *, key: str, run: Run | None = None) -> None:
