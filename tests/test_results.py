@@ -259,6 +259,9 @@ def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) 
         assert cells == [n for row in found["confusion"]["counts"] for n in row]
         assert ("Calibration" in section) == ("calibration" in found)
         assert f"(AUC {found['roc']['curves'][0]['auc']:.3f})" in roc
+        own = f"{model} (AUC {found['roc']['curves'][0]['auc']:.3f})", \
+            f"{model} (AP {found['pr']['curves'][0]['average_precision']:.3f})"
+        assert all(label in section for label in own)  # the model's own curves, as its MLflow run shows
     tree = page[page.index('id="model-tree"'):]
     history = _diagnostics(run, "tree")[1]["search"]
     assert json.dumps(history["best"]["params"]).replace('"', "&quot;") in tree
@@ -272,7 +275,7 @@ def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) 
     wine = _report(runs["multiclass"])
     board = runs["multiclass"].leaderboard()
     assert [wine.count(f'aria-label="{kind} · {c} vs rest"') for kind in ("ROC", "Precision-recall")
-            for c in board_classes(runs["multiclass"])] == [1] * 6
+            for c in board_classes(runs["multiclass"])] == [1 + sum(r.status == "ok" for r in board.rows)] * 6
     assert wine.count('<section class="model"') == sum(r.status == "ok" for r in board.rows)
 
 

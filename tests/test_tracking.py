@@ -238,6 +238,8 @@ def test_each_models_diagnostics_and_charts_are_run_artifacts(tracked: Tracked, 
             assert json.loads(Path(logged).read_text()) == data
         charts = Path(client.download_artifacts(run_id, tracking.CHARTS_ARTIFACT)).read_text()
         assert f'id="model-{name}"' in charts and "<script" not in charts and "Confusion matrix" in charts
+        assert f"{name} (AUC {stored['roc']['curves'][0]['auc']:.3f})" in charts  # its own ROC and PR curves
+        assert f"{name} (AP {stored['pr']['curves'][0]['average_precision']:.3f})" in charts
     assert "search" in diagnostics.load(tracked.run.store, tracked.results["logistic"])
 
 

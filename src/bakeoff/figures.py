@@ -165,8 +165,9 @@ CURVES = (("roc", "ROC curves"), ("pr", "Precision-recall curves"))
 
 
 def model_section(model: str, estimator: str, found: Diagnostics, direction: str, metric: str) -> str:
-    """Everything drawn for one model, in one block."""
-    blocks = []
+    """Everything drawn for one model, in one block: its own ROC and PR curves first, so its
+    MLflow run's charts.html shows what the report shows for it."""
+    blocks = [drawn for kind, _ in CURVES if (drawn := curves([model], {model: found}, kind))]
     if "confusion" in found:
         blocks.append(confusion(found["confusion"]))
     if "calibration" in found:
