@@ -167,6 +167,17 @@ def test_a_search_whose_trials_mostly_tie_says_it_had_nothing_to_choose_between(
     assert spread["tied_with_best"] == 1 and not spread["nothing_to_choose"]
 
 
+def test_numpy_numbers_in_a_diagnostic_are_stored_as_json_numbers_not_text() -> None:
+    from bakeoff.scalars import plain
+
+    trials = [{"number": np.int64(0), "score": np.float32(0.5), "params": {"C": np.float64(0.25), "fit_intercept":
+                                                                            np.bool_(True), "solver": "lbfgs"}}]
+    assert diagnostics.encode({"trials": trials}) == (
+        b'{"trials": [{"number": 0, "score": 0.5, "params": {"C": 0.25, "fit_intercept": true, "solver": "lbfgs"}}]}')
+    assert [type(plain(v)) for v in (np.int64(3), np.float32(1.5), np.bool_(False), "3", [1])] == \
+        [int, float, bool, str, list]
+
+
 def test_multiclass_curves_are_one_vs_rest_and_average_to_the_metric() -> None:
     X, y = datasets.load_wine(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=0)

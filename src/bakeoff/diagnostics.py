@@ -227,18 +227,23 @@ def compute(o: Outcome, classes: Sequence[Any] | None, *, pipeline: Pipeline | N
 PREFIX = "diagnostics."  # of their names among a result's artifacts
 
 
+def encode(data: Any) -> bytes:
+    """A diagnostic's JSON exactly as the store holds it, numpy's scalars as JSON numbers
+    (``scalars.plain``): MLflow logs these same bytes, so its copy cannot read differently."""
+    from bakeoff.scalars import plain
+
+    def default(value: Any) -> Any:  # anything else JSON cannot write: its text, not a failed model
+        return str(value) if (number := plain(value)) is value else number
+
+    return json.dumps(data, default=default).encode()
+
+
 def save(store: ObjectStore, job: str, attempt: str, found: dict[str, Any]) -> dict[str, Artifact]:
     """Each diagnostic as ``<name>.json`` in the attempt's folder, as the result's artifacts."""
     from bakeoff.records import save_artifact
 
-    return {PREFIX + name: save_artifact(store, job, attempt, f"{name}.json",
-                                         json.dumps(data, default=_plain).encode())
+    return {PREFIX + name: save_artifact(store, job, attempt, f"{name}.json", encode(data))
             for name, data in found.items()}
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars in a search's params, as JSON numbers."""
-    return value.item() if hasattr(value, "item") else str(value)
 
 
 def load(store: ObjectStore, result: ModelResult) -> dict[str, Any]:
