@@ -306,6 +306,26 @@ def test_kfp_classification_metrics_include_the_svcs_roc_from_margins(runs) -> N
         assert _area(fpr, tpr) == pytest.approx(found["roc"]["curves"][0]["auc"], abs=1e-9)
 
 
+def test_kfp_draws_one_multiclass_roc_whose_area_is_the_leaderboards_macro_roc_auc(runs) -> None:  # noqa: ANN001
+    """Wine (3 classes): KFP's UI takes one curve; it is the one-vs-rest macro average, as the
+    leaderboard's ROC AUC is, not a micro average (whose area differs)."""
+    from bakeoff.kfp.ui_metrics import classification_metrics
+
+    run = runs["multiclass"]
+    board = run.leaderboard()
+    micro_differs = []
+    for row in (r for r in board.rows if r.status == "ok"):
+        result, _, outcome = _diagnostics(run, row.model)
+        points = classification_metrics(run.store, run.prepared().table, result)["confidenceMetrics"]
+        fpr, tpr = [p["falsePositiveRate"] for p in points], [p["recall"] for p in points]
+        assert fpr == sorted(fpr) and tpr == sorted(tpr) and (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+        assert _area(fpr, tpr) == pytest.approx(row.test["roc_auc"], abs=1e-9), row.model
+        assert all(0 <= p["confidenceThreshold"] <= 1 for p in points)  # probabilities: mean thresholds
+        onehot = np.eye(3, dtype=bool)[outcome.y_true]
+        micro_differs.append(abs(skm.roc_auc_score(onehot, outcome.ranking, average="micro") - row.test["roc_auc"]))
+    assert max(micro_differs) > 1e-6, micro_differs  # the run tells the two averages apart
+
+
 def _results_view(run_uri: str) -> None:
     from bakeoff.runs import Run
     from bakeoff.ui import results
