@@ -353,6 +353,11 @@ def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs
     across = set(re.findall(r'<svg[^>]*aria-label="([^"]*)"', page[page.index("<h2>ROC curves"):page.index("<h2>Each")]))
     alts = set(re.findall(r'<img class="chart" alt="([^"]*)"', shown)) - {""}  # "": legend keys
     assert across and across <= alts <= set(re.findall(r'<svg[^>]*aria-label="([^"]*)"', page)), (across, alts)
+    import base64  # the score chart is the report's own SVG, as an image (no second rendering)
+
+    chart = re.search(r'<svg[^>]*aria-label="Test roc_auc by model".*?</svg>', page, re.S).group(0)
+    image = re.search(r'alt="Test roc_auc by model"[^>]*src="data:image/svg\+xml;base64,([^"]+)"', shown).group(1)
+    assert base64.b64decode(image).decode() == chart and not at.get("vega_lite_chart")
     caption = " ".join(c.value for c in at.caption)
     assert caption.count("95% bootstrap") == 1, caption  # the board's caption says it once
     warnings = [w.value for w in at.warning]

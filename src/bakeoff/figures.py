@@ -74,7 +74,7 @@ def front(board: Leaderboard, cost_name: str) -> str:
               "on both)", dash="3 3", width=1.5)
     for r in rows:
         if r.ci:
-            plot.whisker(getattr(r, cost), r.ci[0], r.ci[1], colors[r.model])
+            plot.whisker((getattr(r, cost), r.ci[0]), (getattr(r, cost), r.ci[1]), colors[r.model])
         plot.points([getattr(r, cost)], [r.primary], colors[r.model], radius=5, hollow=r.model not in found.models,
                     titles=[f"{r.model}: {r.primary:.4f} at {getattr(r, cost):.3g} {found.unit}"])
         plot.label(getattr(r, cost), r.primary, r.model)
