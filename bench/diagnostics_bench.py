@@ -10,6 +10,8 @@ Medians of --repeats, on this machine:
    regression on wine (multiclass) and a ridge regression on diabetes: the time and the bytes of
    the JSON it stores. This runs once per model, after its fit, on one thread.
 2. ``report.to_html`` with and without the diagnostics of four binary models (compare's share).
+   And for each classifier, the ROC curve KFP's UI gets from the stored curves
+   (``kfp.ui_metrics._roc``: the multiclass macro average, thinned to 200 points).
 3. ``catalog._discover_sklearn``: the estimator index, built once per scikit-learn version,
    now with each estimator's ``outputs`` facts (its ``predict_proba``/``decision_function``).
 """
@@ -75,6 +77,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     from bakeoff import catalog, diagnostics
+    from bakeoff.kfp import ui_metrics
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the models need only be real, not best
     print(f"python {sys.version.split()[0]}, {args.rows:,} test rows, median of {args.repeats}")
@@ -83,6 +86,9 @@ def main() -> None:
         seconds, found = median_seconds(lambda: diagnostics.compute(o, classes), args.repeats)
         size = sum(len(json.dumps(v)) for v in found.values())
         print(f"  diagnostics.compute, {name}: {seconds * 1000:.0f} ms, {size / 1024:.0f} KiB of JSON")
+        if "roc" in found:
+            kfp, _ = median_seconds(lambda: ui_metrics._roc(found["roc"]["curves"]), args.repeats)
+            print(f"    KFP's ROC from the stored curves: {kfp * 1000:.1f} ms")
         found_binary = found_binary or found
     report_bench(found_binary, args.repeats)
     seconds, index = median_seconds(catalog._discover_sklearn, max(1, args.repeats // 2))

@@ -16,7 +16,7 @@ PACKAGE = ROOT / "src" / "bakeoff"
 
 # Lowest first. A module may import from its own layer (without a loop) and from layers below.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"errors", "constraints", "yamlfile", "measures", "cpu", "examples", "storage", "catalog", "forkserver", "metrics", "versions", "spec", "records",
+    ("foundation", {"errors", "scalars", "constraints", "yamlfile", "measures", "cpu", "examples", "storage", "catalog", "forkserver", "metrics", "versions", "spec", "records",
                     "kfp.backends"}),
     ("model", {"data", "header", "preprocess", "modeling", "search", "training", "diagnostics", "svg", "figures", "leaderboard", "report", "runs", "tracking", "history",
                "costs", "schedule", "predict", "served_model"}),

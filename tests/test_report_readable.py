@@ -99,7 +99,7 @@ def test_a_chart_axis_holds_every_interval_stays_in_the_metrics_bounds_and_has_r
 
 
 def test_the_report_chart_draws_every_interval_inside_its_plot_with_gridlines(board) -> None:  # noqa: ANN001
-    svg = report._chart(board)
+    svg = report.score_chart(board)
     width = float(re.search(r'viewBox="0 0 (\S+) ', svg).group(1))
     grid = [float(x) for x in re.findall(r'<line class="grid" x1="([\d.]+)"', svg)]
     ends = [float(x) for pair in re.findall(r'<line class="ci" x1="([\d.]+)" x2="([\d.]+)"', svg) for x in pair]

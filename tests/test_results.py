@@ -11,6 +11,7 @@ the diabetes example's data with two regressors; and the wine example as it is (
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,17 @@ def test_top_features_read_a_linear_svcs_sparse_coefficients() -> None:
     assert dict(zip(found["features"], found["values"])) == {f"x0_{c}": pytest.approx(v) for c, v in zip("abc", dense)}
 
 
+def test_numpy_numbers_in_a_diagnostic_are_stored_as_json_numbers_not_text() -> None:
+    from bakeoff.scalars import plain
+
+    trials = [{"number": np.int64(0), "score": np.float32(0.5), "params": {"C": np.float64(0.25), "fit_intercept":
+                                                                            np.bool_(True), "solver": "lbfgs"}}]
+    assert diagnostics.encode({"trials": trials}) == (
+        b'{"trials": [{"number": 0, "score": 0.5, "params": {"C": 0.25, "fit_intercept": true, "solver": "lbfgs"}}]}')
+    assert [type(plain(v)) for v in (np.int64(3), np.float32(1.5), np.bool_(False), "3", [1])] == \
+        [int, float, bool, str, list]
+
+
 def test_multiclass_curves_are_one_vs_rest_and_average_to_the_metric() -> None:
     X, y = datasets.load_wine(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.4, random_state=0)
@@ -258,7 +270,6 @@ def _report(run: Run) -> str:
 
 
 def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) -> None:  # noqa: ANN001
-    import re
 
     for run in runs.values():
         page = _report(run)
@@ -276,18 +287,23 @@ def test_report_html_is_self_contained_and_draws_every_models_stored_data(runs) 
         assert cells == [n for row in found["confusion"]["counts"] for n in row]
         assert ("Calibration" in section) == ("calibration" in found)
         assert f"(AUC {found['roc']['curves'][0]['auc']:.3f})" in roc
+        own = f"{model} (AUC {found['roc']['curves'][0]['auc']:.3f})", \
+            f"{model} (AP {found['pr']['curves'][0]['average_precision']:.3f})"
+        assert all(label in section for label in own)  # the model's own curves, as its MLflow run shows
     tree = page[page.index('id="model-tree"'):]
     history = _diagnostics(run, "tree")[1]["search"]
     assert json.dumps(history["best"]["params"]).replace('"', "&quot;") in tree
     assert f"{history['tied_with_best']} of {history['complete']} finished trials tied the best" in tree
     assert ("the search had nothing to choose between" in tree) == history["nothing_to_choose"]
     assert "Score against cost" in page and "front (nothing beats these on both)" in page
+    for name, front in run.leaderboard().fronts.items():  # each chart's x axis names its own cost
+        assert f">{name} cost, {front.unit} (log)</text>" in page, name
     regression = _report(runs["regression"])
     assert regression.count('aria-label="Predicted vs actual') == 2 and "Residuals (mean" in regression
     wine = _report(runs["multiclass"])
     board = runs["multiclass"].leaderboard()
     assert [wine.count(f'aria-label="{kind} · {c} vs rest"') for kind in ("ROC", "Precision-recall")
-            for c in board_classes(runs["multiclass"])] == [1] * 6
+            for c in board_classes(runs["multiclass"])] == [1 + sum(r.status == "ok" for r in board.rows)] * 6
     assert wine.count('<section class="model"') == sum(r.status == "ok" for r in board.rows)
 
 
@@ -305,6 +321,26 @@ def test_kfp_classification_metrics_include_the_svcs_roc_from_margins(runs) -> N
         assert fpr == sorted(fpr) and tpr == sorted(tpr) and (fpr[0], fpr[-1], tpr[-1]) == (0.0, 1.0, 1.0)
         assert all(np.isfinite(p["confidenceThreshold"]) for p in points)
         assert _area(fpr, tpr) == pytest.approx(found["roc"]["curves"][0]["auc"], abs=1e-9)
+
+
+def test_kfp_draws_one_multiclass_roc_whose_area_is_the_leaderboards_macro_roc_auc(runs) -> None:  # noqa: ANN001
+    """Wine (3 classes): KFP's UI takes one curve; it is the one-vs-rest macro average, as the
+    leaderboard's ROC AUC is, not a micro average (whose area differs)."""
+    from bakeoff.kfp.ui_metrics import classification_metrics
+
+    run = runs["multiclass"]
+    board = run.leaderboard()
+    micro_differs = []
+    for row in (r for r in board.rows if r.status == "ok"):
+        result, _, outcome = _diagnostics(run, row.model)
+        points = classification_metrics(run.store, run.prepared().table, result)["confidenceMetrics"]
+        fpr, tpr = [p["falsePositiveRate"] for p in points], [p["recall"] for p in points]
+        assert fpr == sorted(fpr) and tpr == sorted(tpr) and (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+        assert _area(fpr, tpr) == pytest.approx(row.test["roc_auc"], abs=1e-9), row.model
+        assert all(0 <= p["confidenceThreshold"] <= 1 for p in points)  # probabilities: mean thresholds
+        onehot = np.eye(3, dtype=bool)[outcome.y_true]
+        micro_differs.append(abs(skm.roc_auc_score(onehot, outcome.ranking, average="micro") - row.test["roc_auc"]))
+    assert max(micro_differs) > 1e-6, micro_differs  # the run tells the two averages apart
 
 
 def _results_view(run_uri: str) -> None:
@@ -330,6 +366,17 @@ def test_the_apps_results_view_draws_the_runs_and_each_models_stored_charts(runs
     assert f"logistic (AUC {found['roc']['curves'][0]['auc']:.3f})" in shown
     assert 'alt="Test roc_auc against predict cost"' in shown and "<svg" not in shown  # st.html drops inline SVG
     assert 'id="model-logistic"' in shown  # the first model's section
+    page = _report(run)  # the app's charts across models are the report's, each one
+    across = set(re.findall(r'<svg[^>]*aria-label="([^"]*)"', page[page.index("<h2>ROC curves"):page.index("<h2>Each")]))
+    alts = set(re.findall(r'<img class="chart" alt="([^"]*)"', shown)) - {""}  # "": legend keys
+    assert across and across <= alts <= set(re.findall(r'<svg[^>]*aria-label="([^"]*)"', page)), (across, alts)
+    import base64  # the score chart is the report's own SVG, as an image (no second rendering)
+
+    chart = re.search(r'<svg[^>]*aria-label="Test roc_auc by model".*?</svg>', page, re.S).group(0)
+    image = re.search(r'alt="Test roc_auc by model"[^>]*src="data:image/svg\+xml;base64,([^"]+)"', shown).group(1)
+    assert base64.b64decode(image).decode() == chart and not at.get("vega_lite_chart")
+    caption = " ".join(c.value for c in at.caption)
+    assert caption.count("95% bootstrap") == 1, caption  # the board's caption says it once
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("did not finish: lda (LinearDiscriminantAnalysis) failed: ValueError") for w in warnings)
     at.selectbox(key="t:model").select("svc").run()

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bakeoff import steps, tracking
+from bakeoff import records, steps, tracking
 from bakeoff.data import read_split
 from bakeoff.errors import UserError
 from bakeoff.examples import EXAMPLES, config_text
@@ -176,11 +176,16 @@ def test_each_models_diagnostics_and_charts_are_run_artifacts(tracked: Tracked, 
         run_id = tracked.children[name]
         listed = {a.path for a in client.list_artifacts(run_id, tracking.DIAGNOSTICS_DIR)}
         assert listed == {f"{tracking.DIAGNOSTICS_DIR}/{k}.json" for k in stored}
+        artifacts = tracked.results[name].artifacts
         for key, data in stored.items():
             logged = client.download_artifacts(run_id, f"{tracking.DIAGNOSTICS_DIR}/{key}.json")
             assert json.loads(Path(logged).read_text()) == data
+            assert Path(logged).read_bytes() == records.read_artifact(  # the store's bytes, exactly
+                tracked.run.store, artifacts[diagnostics.PREFIX + key])
         charts = Path(client.download_artifacts(run_id, tracking.CHARTS_ARTIFACT)).read_text()
         assert f'id="model-{name}"' in charts and "<script" not in charts and "Confusion matrix" in charts
+        assert f"{name} (AUC {stored['roc']['curves'][0]['auc']:.3f})" in charts  # its own ROC and PR curves
+        assert f"{name} (AP {stored['pr']['curves'][0]['average_precision']:.3f})" in charts
     assert "search" in diagnostics.load(tracked.run.store, tracked.results["logistic"])
 
 

@@ -74,7 +74,7 @@ def test_load_edit_fix_run_and_see_the_leaderboard(at) -> None:  # noqa: ANN001
         time.sleep(0.5)
         at.run()
     assert sorted(leaderboard_rows(at)) == ["knn", "logistic"]
-    assert any("bootstrap confidence intervals" in c.value for c in at.main.caption)
+    assert any("95% bootstrap CIs" in c.value for c in at.main.caption)
     [run_dir] = (Path.cwd() / ".bakeoff" / "runs").iterdir()
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["models"][0]["params"]["C"] == 0.5

@@ -13,10 +13,10 @@ and members, and sklearn's composite constraints their parts. Anything else is n
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 from typing import Any
 
 from bakeoff.errors import cut
+from bakeoff.scalars import plain
 
 # One value of every kind YAML produces: a type-only constraint is frozen as the kinds it accepts.
 KINDS: dict[str, Any] = {"bool": True, "int": 1, "float": 0.5, "str": "a", "list": [1], "dict": {"a": 1},
@@ -55,14 +55,11 @@ def _kinds_of(kind: type) -> list[str]:
     return [name for name, sample in KINDS.items() if isinstance(sample, kind)]
 
 
-def _plain(value: Any) -> Any:
-    """A bound or an option as JSON keeps it, or _Unfrozen."""
-    if value is None or isinstance(value, (bool, str)):
+def _frozen_value(value: Any) -> Any:
+    """A bound or an option as JSON keeps it (numpy's scalars as Python's), or _Unfrozen."""
+    value = plain(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, Integral):  # numpy scalars too
-        return int(value)
-    if isinstance(value, Real):
-        return float(value)
     raise _Unfrozen(value)
 
 
@@ -72,10 +69,10 @@ def _frozen(constraint: Any) -> dict[str, Any]:
     if hasattr(constraint, "_constraints"):  # random_state, verbose, cv_object, booleans, missing values
         return {"any": [_frozen(c) for c in constraint._constraints]}
     if isinstance(constraint, Interval):
-        return {"kinds": _kinds_of(constraint.type), "left": _plain(constraint.left),
-                "right": _plain(constraint.right), "closed": constraint.closed}
+        return {"kinds": _kinds_of(constraint.type), "left": _frozen_value(constraint.left),
+                "right": _frozen_value(constraint.right), "closed": constraint.closed}
     if isinstance(constraint, Options):
-        return {"kinds": _kinds_of(constraint.type), "options": [_plain(o) for o in constraint.options]}
+        return {"kinds": _kinds_of(constraint.type), "options": [_frozen_value(o) for o in constraint.options]}
     if isinstance(constraint, _NanConstraint):
         return {"nan": True}
     # What is left looks at the value's type (or its methods) only: try one value of each kind.

@@ -47,12 +47,12 @@ def _floats(values: Any) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=float)]
 
 
-def _thin(*columns: np.ndarray) -> tuple[list[np.ndarray], bool]:
-    """At most ``MAX_CURVE_POINTS`` points, evenly spaced along the curve, ends kept."""
+def thin(*columns: np.ndarray, most: int = MAX_CURVE_POINTS) -> tuple[list[np.ndarray], bool]:
+    """At most ``most`` points, evenly spaced along the curve, ends kept (and whether any went)."""
     n = len(columns[0])
-    if n <= MAX_CURVE_POINTS:
+    if n <= most:
         return list(columns), False
-    keep = np.unique(np.linspace(0, n - 1, MAX_CURVE_POINTS).round().astype(int))
+    keep = np.unique(np.linspace(0, n - 1, most).round().astype(int))
     return [c[keep] for c in columns], True
 
 
@@ -66,7 +66,9 @@ def _one_vs_rest(o: Outcome, labels: Sequence[str]) -> list[tuple[str, np.ndarra
 
 
 def roc(o: Outcome, labels: Sequence[str]) -> dict[str, Any] | None:
-    """Each class's ROC curve (false positive rate, true positive rate) and its area."""
+    """Each class's ROC curve (false positive rate, true positive rate, the score threshold of
+    each point) and its area. sklearn's first threshold is +inf ("nothing is positive"); JSON has
+    no inf, so the highest score stands in (1 for probabilities; the largest margin otherwise)."""
     from sklearn.metrics import auc, roc_curve
 
     if o.ranking is None:
@@ -75,12 +77,39 @@ def roc(o: Outcome, labels: Sequence[str]) -> dict[str, Any] | None:
     for label, positive, score in _one_vs_rest(o, labels):
         if positive.all() or not positive.any():
             continue
-        fpr, tpr, _ = roc_curve(positive, score)
+        fpr, tpr, thresholds = roc_curve(positive, score)
         area = float(auc(fpr, tpr))
-        (fpr, tpr), thinned = _thin(fpr, tpr)
-        curves.append({"label": str(label), "fpr": _floats(fpr), "tpr": _floats(tpr), "auc": area,
-                       "thinned": thinned})
+        top = max(1.0, float(np.max(thresholds[np.isfinite(thresholds)], initial=1.0)))
+        (fpr, tpr, thresholds), thinned = thin(fpr, tpr, np.where(np.isinf(thresholds), top, thresholds))
+        curves.append({"label": str(label), "fpr": _floats(fpr), "tpr": _floats(tpr),
+                       "thresholds": _floats(thresholds), "auc": area, "thinned": thinned})
     return {"scores": "proba" if o.proba is not None else "margins", "curves": curves}
+
+
+def _along(x: np.ndarray, fpr: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` of a curve's points at each false positive rate of ``x``, reached from the left
+    and from the right: where the curve steps straight up (its rate repeats) the two differ, and
+    between its points the value is read off the straight line joining them."""
+    between = np.interp(x, fpr, values)
+    first = np.minimum(np.searchsorted(fpr, x, "left"), len(fpr) - 1)
+    last = np.maximum(np.searchsorted(fpr, x, "right") - 1, 0)
+    return (np.where(fpr[first] == x, values[first], between), np.where(fpr[last] == x, values[last], between))
+
+
+def macro_roc(curves: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """One curve for every class: the classes' true positive rates (and thresholds) averaged at
+    each false positive rate any of them has, both sides of each step kept. Each class's curve is
+    a straight line between those rates, so the area under the average is the average of the
+    areas: the leaderboard's one-vs-rest macro ROC AUC. One curve is what KFP's UI draws; a
+    binary task's is its one curve."""
+    if len(curves) == 1:
+        return {k: curves[0][k] for k in ("fpr", "tpr", "thresholds")}
+    grid = np.unique(np.concatenate([np.asarray(c["fpr"], dtype=float) for c in curves]))
+    sides = {k: np.mean([_along(grid, np.asarray(c["fpr"], dtype=float), np.asarray(c[k], dtype=float))
+                         for c in curves], axis=0) for k in ("tpr", "thresholds")}  # (2, len(grid)) each
+    fpr, tpr, thresholds = np.repeat(grid, 2), sides["tpr"].T.ravel(), sides["thresholds"].T.ravel()
+    step = np.r_[True, (np.diff(fpr) != 0) | (np.diff(tpr) != 0)]  # one point where nothing steps
+    return {"fpr": _floats(fpr[step]), "tpr": _floats(tpr[step]), "thresholds": _floats(thresholds[step])}
 
 
 def pr(o: Outcome, labels: Sequence[str]) -> dict[str, Any] | None:
@@ -95,7 +124,7 @@ def pr(o: Outcome, labels: Sequence[str]) -> dict[str, Any] | None:
         if not positive.any():
             continue
         precision, recall, _ = precision_recall_curve(positive, score)
-        (recall, precision), thinned = _thin(recall, precision)
+        (recall, precision), thinned = thin(recall, precision)
         curves.append({"label": str(label), "recall": _floats(recall), "precision": _floats(precision),
                        "average_precision": float(average_precision_score(positive, score)),
                        "base_rate": float(positive.mean()), "thinned": thinned})
@@ -229,18 +258,23 @@ def compute(o: Outcome, classes: Sequence[Any] | None, *, pipeline: Pipeline | N
 PREFIX = "diagnostics."  # of their names among a result's artifacts
 
 
+def encode(data: Any) -> bytes:
+    """A diagnostic's JSON exactly as the store holds it, numpy's scalars as JSON numbers
+    (``scalars.plain``): MLflow logs these same bytes, so its copy cannot read differently."""
+    from bakeoff.scalars import plain
+
+    def default(value: Any) -> Any:  # anything else JSON cannot write: its text, not a failed model
+        return str(value) if (number := plain(value)) is value else number
+
+    return json.dumps(data, default=default).encode()
+
+
 def save(store: ObjectStore, job: str, attempt: str, found: dict[str, Any]) -> dict[str, Artifact]:
     """Each diagnostic as ``<name>.json`` in the attempt's folder, as the result's artifacts."""
     from bakeoff.records import save_artifact
 
-    return {PREFIX + name: save_artifact(store, job, attempt, f"{name}.json",
-                                         json.dumps(data, default=_plain).encode())
+    return {PREFIX + name: save_artifact(store, job, attempt, f"{name}.json", encode(data))
             for name, data in found.items()}
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars in a search's params, as JSON numbers."""
-    return value.item() if hasattr(value, "item") else str(value)
 
 
 def load(store: ObjectStore, result: ModelResult) -> dict[str, Any]:

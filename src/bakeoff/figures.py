@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bakeoff.measures import bounds
@@ -24,19 +25,19 @@ Diagnostics = dict[str, dict[str, Any]]  # by diagnostic name (diagnostics.compu
 e = html.escape
 
 
-def _colors(board: Leaderboard) -> dict[str, str]:
+def _colors(models: Sequence[str]) -> dict[str, str]:
     """One color per model, the same in every chart of the page."""
-    return {r.model: PALETTE[i % len(PALETTE)] for i, r in enumerate(board.rows)}
+    return {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(models)}
 
 
-def curves(board: Leaderboard, found: dict[str, Diagnostics], kind: str) -> str:
-    """ROC (``kind="roc"``) or precision-recall (``"pr"``) curves of every model, overlaid: one
+def curves(models: Sequence[str], found: dict[str, Diagnostics], kind: str) -> str:
+    """ROC (``kind="roc"``) or precision-recall (``"pr"``) curves of ``models``, overlaid: one
     chart for a binary task, one per class (against the rest) otherwise."""
-    colors = _colors(board)
+    colors = _colors(models)
     panels: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for r in board.rows:
-        for curve in (found.get(r.model, {}).get(kind) or {}).get("curves", []):
-            panels.setdefault(curve["label"], []).append((r.model, curve))
+    for model in models:
+        for curve in (found.get(model, {}).get(kind) or {}).get("curves", []):
+            panels.setdefault(curve["label"], []).append((model, curve))
     charts = []
     for label, drawn in panels.items():
         if kind == "roc":
@@ -65,15 +66,15 @@ def front(board: Leaderboard, cost_name: str) -> str:
     cost = found.cost
     scores = [v for r in rows for v in (r.primary, *(r.ci or ()))]
     plot = Plot(log_axis([getattr(r, cost) for r in rows]), axis(scores, bounds(board.primary)),
-                f"{'predict' if cost_name == 'predict' else 'fit'} cost, {found.unit} (log)",
+                f"{cost_name} cost, {found.unit} (log)",
                 f"test {board.primary}", f"Test {board.primary} against {cost_name} cost", width=560)
-    colors = _colors(board)
+    colors = _colors([r.model for r in board.rows])
     on = [r for m in found.models for r in rows if r.model == m]
     plot.line([getattr(r, cost) for r in on], [r.primary for r in on], "#8c959f", "front (nothing beats these "
               "on both)", dash="3 3", width=1.5)
     for r in rows:
         if r.ci:
-            plot.whisker(getattr(r, cost), r.ci[0], r.ci[1], colors[r.model])
+            plot.whisker((getattr(r, cost), r.ci[0]), (getattr(r, cost), r.ci[1]), colors[r.model])
         plot.points([getattr(r, cost)], [r.primary], colors[r.model], radius=5, hollow=r.model not in found.models,
                     titles=[f"{r.model}: {r.primary:.4f} at {getattr(r, cost):.3g} {found.unit}"])
         plot.label(getattr(r, cost), r.primary, r.model)
@@ -160,9 +161,13 @@ def features(data: dict[str, Any]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+CURVES = (("roc", "ROC curves"), ("pr", "Precision-recall curves"))
+
+
 def model_section(model: str, estimator: str, found: Diagnostics, direction: str, metric: str) -> str:
-    """Everything drawn for one model, in one block."""
-    blocks = []
+    """Everything drawn for one model, in one block: its own ROC and PR curves first, so its
+    MLflow run's charts.html shows what the report shows for it."""
+    blocks = [drawn for kind, _ in CURVES if (drawn := curves([model], {model: found}, kind))]
     if "confusion" in found:
         blocks.append(confusion(found["confusion"]))
     if "calibration" in found:
@@ -179,18 +184,24 @@ def model_section(model: str, estimator: str, found: Diagnostics, direction: str
             f'<small>{e(estimator)}</small></h3><div class="blocks">{"".join(blocks)}</div></section>')
 
 
-def run_sections(board: Leaderboard, found: dict[str, Diagnostics]) -> str:
-    """The run's charts below its leaderboard: curves across models, the fronts, each model."""
-    parts = []
-    for kind, title in (("roc", "ROC curves"), ("pr", "Precision-recall curves")):
-        drawn = curves(board, found, kind)
-        if drawn:
-            parts.append(f'<h2>{title}</h2><div class="blocks">{drawn}</div>')
+def across_models(board: Leaderboard, found: dict[str, Diagnostics]) -> list[tuple[str, str]]:
+    """(heading, charts) of what compares the models: their curves overlaid, then the fronts."""
+    models = [r.model for r in board.rows]
+    parts = [(title, drawn) for kind, title in CURVES if (drawn := curves(models, found, kind))]
     fronts = "".join(front(board, name) for name in board.fronts)
-    if fronts:
-        parts.append(f'<h2>Score against cost</h2><div class="blocks">{fronts}</div>')
-    models = "".join(model_section(r.model, r.estimator, found.get(r.model, {}), board.direction, board.primary)
-                     for r in board.rows)
+    return parts + [("Score against cost", fronts)] if fronts else parts
+
+
+def per_model(board: Leaderboard, found: dict[str, Diagnostics], model: str) -> str:
+    """The section of one of the board's models (``model_section`` with the board's metric)."""
+    row = next(r for r in board.rows if r.model == model)
+    return model_section(row.model, row.estimator, found.get(model, {}), board.direction, board.primary)
+
+
+def run_sections(board: Leaderboard, found: dict[str, Diagnostics]) -> str:
+    """The run's charts below its leaderboard: across the models, then each model."""
+    parts = [f'<h2>{title}</h2><div class="blocks">{drawn}</div>' for title, drawn in across_models(board, found)]
+    models = "".join(per_model(board, found, r.model) for r in board.rows)
     if models:
         parts.append(f"<h2>Each model</h2>{models}")
     return "".join(parts)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeoff import figures
 from bakeoff.measures import bounds
-from bakeoff.svg import axis
+from bakeoff.svg import Dot, axis, dot_whisker
 
 if TYPE_CHECKING:
     from bakeoff.leaderboard import Leaderboard, Row
@@ -224,40 +224,17 @@ def to_markdown(board: Leaderboard) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _chart(board: Leaderboard) -> str:
-    """Horizontal dot-and-whisker SVG of the primary metric with its interval, one line a model;
-    it scales to the page's width (a viewBox), with gridlines and an axis that fits (``axis``)."""
+def score_chart(board: Leaderboard) -> str:
+    """Each model's test score as a dot with its interval as a whisker, one line a model in the
+    board's order (``svg.dot_whisker``); the leader blue, a tie with it named beside the model.
+    The report and the app show this same SVG."""
     rows = [r for r in board.rows if r.primary is not None]
     if not rows:
         return "<p>No model produced a score.</p>"
     scale = axis([v for r in rows for v in (r.primary, *(r.ci or ()))], bounds(board.primary))
-    left, width, line = 190, 560, 28
-    height = line * len(rows) + 44
-    total = left + width + 30
-
-    def x(v: float) -> float:
-        return left + scale.at(v) * width
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {height}" width="100%" '
-             f'style="max-width:{total}px" role="img" aria-label="test {html.escape(board.primary)} by model">']
-    axis_y = height - 14
-    for tick in scale.ticks:
-        parts.append(f'<line class="grid" x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="6" y2="{axis_y - 12}" '
-                     'stroke="#d8dee4" stroke-width="1"/>')
-        parts.append(f'<text x="{x(tick):.1f}" y="{axis_y}" font-size="11" text-anchor="middle">{tick:g}</text>')
-    for i, r in enumerate(rows):
-        y = 20 + i * line
-        name = html.escape(r.model)
-        label = f"{name} ({_rank(r)})" if r.tied else name
-        parts.append(f'<text x="{left - 10}" y="{y + 4}" text-anchor="end" font-size="13">{label}</text>')
-        if r.ci:
-            parts.append(f'<line class="ci" x1="{x(r.ci[0]):.1f}" x2="{x(r.ci[1]):.1f}" y1="{y}" y2="{y}" '
-                         'stroke="#7a8ca3" stroke-width="2"/>')
-        color = "#1f6feb" if r.rank == 1 else "#30363d"
-        parts.append(f'<circle cx="{x(r.primary):.1f}" cy="{y}" r="5" fill="{color}">'
-                     f'<title>{name}: {_fmt(r.primary)} {_ci(r)}</title></circle>')
-    parts.append("</svg>")
-    return "".join(parts)
+    dots = [Dot(f"{r.model} ({_rank(r)})" if r.tied else r.model, r.primary, r.ci,
+                "#1f6feb" if r.rank == 1 else "#30363d", f"{r.model}: {_fmt(r.primary)} {_ci(r)}") for r in rows]
+    return dot_whisker(dots, scale, f"test {board.primary} (95% CI)", f"Test {board.primary} by model")
 
 
 STYLE = """
@@ -316,7 +293,7 @@ def to_html(board: Leaderboard, found: dict[str, figures.Diagnostics] | None = N
 {"".join(f"<p>Data: {e(note)}.</p>" for note in board.data_notes)}
 {banner_html}
 <h2>Test {e(board.primary)}</h2>
-{_chart(board)}
+{score_chart(board)}
 <h2>Leaderboard</h2>
 <div class="board"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
 {figures.run_sections(board, found or {})}

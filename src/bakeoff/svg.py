@@ -77,15 +77,16 @@ class Plot:
     title: str
     width: int = 420
     height: int = 300
+    left: int = 52  # room for the y axis's tick labels, or for category names (``dot_whisker``)
     parts: list[str] = field(default_factory=list)
     legend: list[tuple[str, str, str]] = field(default_factory=list)  # (label, color, dash)
 
-    LEFT, RIGHT, TOP, BOTTOM = 52, 12, 26, 40
+    RIGHT, TOP, BOTTOM = 12, 26, 40
 
     def px(self, x: float, y: float) -> tuple[float, float]:
-        inner_w = self.width - self.LEFT - self.RIGHT
+        inner_w = self.width - self.left - self.RIGHT
         inner_h = self.height - self.TOP - self.BOTTOM
-        return self.LEFT + self.x.at(x) * inner_w, self.TOP + (1 - self.y.at(y)) * inner_h
+        return self.left + self.x.at(x) * inner_w, self.TOP + (1 - self.y.at(y)) * inner_h
 
     def line(self, xs: list[float], ys: list[float], color: str, label: str | None = None, dash: str = "",
              width: float = 2, step: bool = False) -> None:
@@ -111,18 +112,26 @@ class Plot:
         if label:
             self.legend.append((label, color, ""))
 
-    def whisker(self, x: float, y_low: float, y_high: float, color: str) -> None:
-        (cx, top), (_, bottom) = self.px(x, y_high), self.px(x, y_low)
-        self.parts.append(f'<line class="ci" x1="{cx:.1f}" x2="{cx:.1f}" y1="{top:.1f}" y2="{bottom:.1f}" '
-                          f'stroke="{color}" stroke-width="1.5"/>')
+    def whisker(self, low: tuple[float, float], high: tuple[float, float], color: str, width: float = 1.5) -> None:
+        """An interval from point ``low`` to point ``high``: upright over a score axis, lying
+        along one (``dot_whisker``)."""
+        (x1, y1), (x2, y2) = self.px(*low), self.px(*high)
+        self.parts.append(f'<line class="ci" x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" '
+                          f'stroke="{color}" stroke-width="{width}"/>')
 
     def label(self, x: float, y: float, text: str) -> None:
         cx, cy = self.px(x, y)
         self.parts.append(f'<text x="{cx + 6:.1f}" y="{cy - 5:.1f}" font-size="11">{html.escape(text)}</text>')
 
+    def category(self, y: float, text: str) -> None:
+        """A category's name left of the plot, level with ``y``."""
+        _, cy = self.px(self.x.low, y)
+        self.parts.append(f'<text x="{self.left - 10}" y="{cy + 4:.1f}" text-anchor="end" font-size="13">'
+                          f"{html.escape(text)}</text>")
+
     def render(self) -> str:
         e = html.escape
-        left, right = self.LEFT, self.width - self.RIGHT
+        left, right = self.left, self.width - self.RIGHT
         top, bottom = self.TOP, self.height - self.BOTTOM
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {self.width} {self.height}" '
                f'width="100%" style="max-width:{self.width}px" role="img" aria-label="{e(self.title)}">',
@@ -137,8 +146,9 @@ class Plot:
             out.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="10" text-anchor="end">{tick:g}</text>')
         out.append(f'<text x="{(left + right) / 2:.1f}" y="{self.height - 6}" font-size="11" '
                    f'text-anchor="middle">{e(self.x_label)}</text>')
-        out.append(f'<text transform="translate(12 {(top + bottom) / 2:.1f}) rotate(-90)" font-size="11" '
-                   f'text-anchor="middle">{e(self.y_label)}</text>')
+        if self.y_label:
+            out.append(f'<text transform="translate(12 {(top + bottom) / 2:.1f}) rotate(-90)" font-size="11" '
+                       f'text-anchor="middle">{e(self.y_label)}</text>')
         out += self.parts
         out.append("</svg>")
         if not self.legend:
@@ -147,3 +157,32 @@ class Plot:
                        f'stroke="{c}" stroke-width="3"{f" stroke-dasharray={chr(34)}{d}{chr(34)}" if d else ""}/></svg>'
                        f"{e(label)}</span>" for label, c, d in self.legend)
         return f'<figure class="plot">{"".join(out)}<figcaption>{keys}</figcaption></figure>'
+
+
+@dataclass(frozen=True)
+class Dot:
+    """One line of a ``dot_whisker`` chart."""
+
+    label: str
+    value: float
+    interval: tuple[float, float] | None
+    color: str
+    tip: str  # shown on hover
+
+
+ROW_HEIGHT = 28
+INTERVAL_COLOR = "#7a8ca3"
+
+
+def dot_whisker(dots: list[Dot], scale: Axis, x_label: str, title: str, width: int = 780) -> str:
+    """One line a category, first on top: its value a dot, its interval a whisker along ``scale``;
+    the frame, gridlines and ticks are ``Plot``'s, so this chart reads as every other one."""
+    plot = Plot(scale, Axis(0, len(dots), []), x_label, "", title, width=width, left=190,
+                height=ROW_HEIGHT * len(dots) + Plot.TOP + Plot.BOTTOM)
+    for i, dot in enumerate(dots):
+        y = len(dots) - i - 0.5
+        plot.category(y, dot.label)
+        if dot.interval:
+            plot.whisker((dot.interval[0], y), (dot.interval[1], y), INTERVAL_COLOR, width=2)
+        plot.points([dot.value], [y], dot.color, radius=5, titles=[dot.tip])
+    return plot.render()

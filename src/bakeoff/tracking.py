@@ -159,11 +159,11 @@ def log_model(job: Job, result: ModelResult, pipeline: Pipeline | None,
 
 def _log_diagnostics(client: MlflowClient, run_id: str, result: ModelResult, found: dict[str, Any],
                      primary: str) -> None:
-    from bakeoff import figures
+    from bakeoff import diagnostics, figures
     from bakeoff.measures import CATALOG
 
-    for name, data in found.items():
-        client.log_text(run_id, json.dumps(data, default=str), f"{DIAGNOSTICS_DIR}/{name}.json")
+    for name, data in found.items():  # the bytes the store holds (diagnostics.save's)
+        client.log_text(run_id, diagnostics.encode(data).decode(), f"{DIAGNOSTICS_DIR}/{name}.json")
     section = figures.model_section(result.model, result.estimator, found, CATALOG[primary].direction, primary)
     client.log_text(run_id, figures.page(f"{result.model} · bakeoff", section), CHARTS_ARTIFACT)
 

@@ -2,8 +2,8 @@
 
 The shapes are those of ``kfp.dsl.Metrics`` and ``kfp.dsl.ClassificationMetrics``; they are
 written here without importing kfp, because a train pod does not need kfp.
-``result.json`` holds the scalars; the confusion matrix and ROC come from the test predictions
-the train step saved beside it, so nothing is predicted twice.
+``result.json`` holds the scalars; the confusion matrix and ROC are the diagnostics the train step
+stored (diagnostics.py), so KFP shows the numbers the report, the app and MLflow show.
 """
 
 from __future__ import annotations
@@ -31,46 +31,38 @@ def scalar_metrics(result: ModelResult) -> dict[str, float]:
     return out
 
 
-def _confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    counts = np.zeros((len(labels), len(labels)), dtype=int)
-    np.add.at(counts, (y_true, y_pred), 1)
-    return {"annotationSpecs": [{"displayName": label} for label in labels],
-            "rows": [{"row": row.tolist()} for row in counts]}
+def _roc(curves: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """KFP's one ROC curve: the positive class's when binary, the one-vs-rest macro average
+    otherwise (``diagnostics.macro_roc``: its area is the leaderboard's ROC AUC). KFP wants a
+    threshold for every point and shows it as the point's label; an averaged point's is the
+    classes' mean threshold there."""
+    from bakeoff.diagnostics import macro_roc, thin
 
-
-def _roc(y_true: np.ndarray, scores: np.ndarray) -> list[dict[str, float]]:
-    """The positive class's curve when binary; the micro-averaged one-vs-rest curve otherwise.
-    ``scores``: probabilities, or margins for a model without them (the thresholds are margins then)."""
-    from sklearn.metrics import roc_curve
-
-    if scores.shape[1] == 2:
-        fpr, tpr, thresholds = roc_curve(y_true == 1, scores[:, 1])
-    else:
-        onehot = np.eye(scores.shape[1], dtype=bool)[y_true]
-        fpr, tpr, thresholds = roc_curve(onehot.ravel(), scores.ravel())
-    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), MAX_ROC_POINTS)).round().astype(int))
-    # sklearn's first threshold is +inf ("nothing is positive"); JSON has no inf: the highest score
-    # stands in (1 for probabilities, which top out there; the largest margin otherwise).
-    top = max(1.0, float(np.max(thresholds[np.isfinite(thresholds)], initial=1.0)))
-    thresholds = np.where(np.isinf(thresholds), top, thresholds)
-    return [{"confidenceThreshold": float(thresholds[i]), "recall": float(tpr[i]),
-             "falsePositiveRate": float(fpr[i])} for i in keep]
+    curve = macro_roc(curves)
+    (fpr, tpr, thresholds), _ = thin(*(np.asarray(curve[k]) for k in ("fpr", "tpr", "thresholds")),
+                                     most=MAX_ROC_POINTS)
+    return [{"confidenceThreshold": float(t), "recall": float(r), "falsePositiveRate": float(f)}
+            for f, r, t in zip(fpr, tpr, thresholds)]
 
 
 def classification_metrics(store: ObjectStore, table: Schema, result: ModelResult) -> dict[str, Any]:
     """Confusion matrix and ROC on the test split for ``Output[ClassificationMetrics]``.
 
-    Empty for a regression, which has neither, and when the predictions cannot be read.
+    Empty for a regression, which has neither, and when the diagnostics cannot be read; without
+    ROC for a model that ranks nothing.
     """
-    from bakeoff.records import load_outcome
+    from bakeoff import diagnostics
 
     if table.task != "classification" or table.classes is None:
         return {}
-    outcome = load_outcome(store, result)
-    if outcome is None:
+    found = diagnostics.load(store, result)
+    if "confusion" not in found:
         return {}
-    labels = [str(c) for c in table.classes]  # the codes in outcome index these, sorted as sklearn's classes_
-    out: dict[str, Any] = {"confusionMatrix": _confusion_matrix(outcome.y_true, outcome.y_pred, labels)}
-    if outcome.ranking is not None:
-        out["confidenceMetrics"] = _roc(outcome.y_true, outcome.ranking)
+    confusion = found["confusion"]
+    out: dict[str, Any] = {"confusionMatrix": {
+        "annotationSpecs": [{"displayName": label} for label in confusion["labels"]],
+        "rows": [{"row": row} for row in confusion["counts"]]}}
+    curves = (found.get("roc") or {}).get("curves")
+    if curves and all("thresholds" in c for c in curves):  # stored before thresholds were: no ROC
+        out["confidenceMetrics"] = _roc(curves)
     return out

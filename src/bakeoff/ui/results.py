@@ -11,11 +11,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from bakeoff import figures
 from bakeoff.errors import UserError
 from bakeoff.leaderboard import Leaderboard
-from bakeoff.measures import bounds
-from bakeoff.report import CAPTION, failures, front_notes, to_html
-from bakeoff.svg import axis
+from bakeoff.report import CAPTION, failures, front_notes, score_chart, to_html
 from bakeoff.runs import Run, run_ids
 from bakeoff.spec import Experiment
 from bakeoff.storage import open_store
@@ -30,29 +29,6 @@ def board_frame(board: Leaderboard) -> pd.DataFrame:
 
     cells = columns(board)
     return pd.DataFrame([{header: cell(r) for header, cell in cells} for r in board.rows])
-
-
-def _chart(board: Leaderboard) -> Any:
-    """Each model's test score as a dot, with its confidence interval as a bar, best on top."""
-    import altair as alt
-
-    scored = [r for r in board.rows if r.primary is not None]
-    frame = pd.DataFrame({"model": [r.model for r in scored], "score": [r.primary for r in scored],
-                          "low": [r.ci[0] if r.ci else r.primary for r in scored],
-                          "high": [r.ci[1] if r.ci else r.primary for r in scored],
-                          "leader": [r.rank == 1 for r in scored]})
-    y = alt.Y("model:N", sort=[r.model for r in scored], title=None)
-    title = f"test {board.primary}"
-    fit = axis([*frame["low"], *frame["high"], *frame["score"]], bounds(board.primary))
-    scale = alt.Scale(domain=[fit.low, fit.high], clamp=True, nice=False)
-    x = alt.X("score:Q", scale=scale, title=title, axis=alt.Axis(values=fit.ticks, grid=True))
-    bars = alt.Chart(frame).mark_rule(strokeWidth=2, color="#7a8ca3").encode(
-        y=y, x=alt.X("low:Q", scale=scale, title=title), x2="high:Q")
-    dots = alt.Chart(frame).mark_circle(size=90, opacity=1).encode(
-        y=y, x=x, color=alt.Color("leader:N", scale=alt.Scale(domain=[True, False], range=["#1f6feb", "#30363d"]),
-                                  legend=None),
-        tooltip=["model", "score", "low", "high"])
-    return (bars + dots).properties(height=34 * len(scored) + 40)
 
 
 def plan(exp: Experiment, use_cache: bool) -> None:
@@ -86,42 +62,36 @@ def stored_diagnostics(run: Run, board: Leaderboard) -> dict[str, dict[str, Any]
     return found
 
 
+def show(fragment: str) -> None:
+    """Chart fragments as report.html has them; st.html drops inline SVG, so they go as images."""
+    st.html(f"<style>{figures.STYLE}</style>" + figures.as_images(fragment))
+
+
 def charts(board: Leaderboard, found: dict[str, dict[str, Any]], *, key: str) -> None:
     """The run's charts (curves across models, the fronts) and one model's, picked: the same
     HTML fragments report.html shows, drawn from the same stored data."""
-    from bakeoff import figures
-
-    def show(fragment: str) -> None:  # st.html drops inline SVG: the charts go as images
-        st.html(f"<style>{figures.STYLE}</style>" + figures.as_images(fragment))
-
-    across, per_model = st.tabs(["Across models", "One model"])
+    across, one = st.tabs(["Across models", "One model"])
     with across:
-        for kind in ("roc", "pr"):
-            if drawn := figures.curves(board, found, kind):
-                show(f'<div class="blocks">{drawn}</div>')
-        for name in board.fronts:
-            if drawn := figures.front(board, name):
-                show(drawn)
-    with per_model:
+        for _, drawn in figures.across_models(board, found):
+            show(f'<div class="blocks">{drawn}</div>')
+    with one:
         names = [r.model for r in board.rows if r.model in found]
         if not names:
             st.info("No model of this run stored diagnostics (older runs did not).")
             return
-        model = st.selectbox("model", names, key=f"{key}:model")
-        row = next(r for r in board.rows if r.model == model)
-        show(figures.model_section(row.model, row.estimator, found[model], board.direction, board.primary))
+        show(figures.per_model(board, found, st.selectbox("model", names, key=f"{key}:model")))
 
 
 def leaderboard(board: Leaderboard, *, key: str, run: Run | None = None) -> None:
     arrow = "↑" if board.direction == "max" else "↓"
     st.subheader(f"Leaderboard · {board.experiment}")
     st.caption(f"run `{board.run_id}` · task {board.task} · ranked by test **{board.primary}** {arrow}"
-               f" · bars are 95% bootstrap confidence intervals on the test split · {CAPTION}")
+               f" · {CAPTION}")
     for line in failures(board):
         st.warning(f"did not finish: {line}", icon=":material/error:")
     st.dataframe(board_frame(board), hide_index=True, column_config={"model": st.column_config.TextColumn(pinned=True)})
     if any(r.primary is not None for r in board.rows):
-        st.altair_chart(_chart(board), width="stretch")
+        show(score_chart(board))
     for note in front_notes(board):
         st.info(note, icon=":material/speed:")
     found = stored_diagnostics(run, board) if run is not None else {}

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from bakeoff import catalog, constraints
+from bakeoff.scalars import plain
 
 # Parameters that change how a fit runs or what it reports, not what it learns: tuning them
 # finds nothing.
@@ -36,7 +37,7 @@ def space(estimator: str, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for name, default in info.params.items():
         current = params.get(name, default)
         frozen = (facts.constraints or {}).get(name)
-        if (dim := dimension(name, _plain(current), frozen)) is not None:
+        if (dim := dimension(name, plain(current), frozen)) is not None:
             found[name] = dim
     return found
 
@@ -56,11 +57,6 @@ def dimension(name: str, current: Any, frozen: dict[str, Any] | None) -> dict[st
     values = dim["choice"] if "choice" in dim else next(v for k, v in dim.items() if k in ("int", "float"))
     judged = {name: frozen}
     return dim if all(constraints.violation(name, judged, {name: v}) is None for v in values) else None
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars as Python numbers, so that their kind is YAML's."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict, str)) else value
 
 
 def _alternatives(frozen: dict[str, Any]) -> list[dict[str, Any]]:
