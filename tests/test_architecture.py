@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                 "kfp.client", "kfp.submit", "kfp.generate"}),
     ("runners", {"runners", "runners.base", "runners.local", "runners.kfp_docker", "runners.cluster", "runners.preload",
                  "runners.k8s"}),
-    ("front", {"cli", "doctor", "deploy", "ui", "ui.app", "ui.files", "ui.jobs", "ui.kubeflow", "ui.results", "ui.roundtrip",
+    ("front", {"cli", "doctor", "deploy", "ui", "ui.app", "ui.page", "ui.files", "ui.jobs", "ui.kubeflow", "ui.results", "ui.roundtrip",
                "ui.sections", "ui.state", "ui.suggest", "ui.widgets"}),
 ]
 

@@ -7,6 +7,7 @@ here too; the test reruns the script until the leaderboard shows, within a bound
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -249,3 +250,14 @@ def test_unsaved_edits_are_never_replaced_without_asking(at, tmp_path: Path) -> 
     assert "onbeforeunload = null" in leave_guard(at)  # saved: nothing to lose
     at.selectbox(key="example").select("wine").run()
     assert at.title[0].value == "wine" and not at.main.warning and not at.exception
+
+
+def test_a_model_process_re_running_the_apps_script_imports_nothing() -> None:
+    """Streamlit installs the app's script as ``__main__``, and multiprocessing makes each model
+    process the app's local run starts re-run it as ``__mp_main__``: it must import nothing then
+    (importing the app, Streamlit with it, cost each model process 0.35 s)."""
+    probe = ("import runpy, sys; before = set(sys.modules); "
+             f"runpy.run_path({str(APP)!r}, run_name='__mp_main__'); "
+             "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('streamlit', 'bakeoff')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "[]"
