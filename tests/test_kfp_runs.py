@@ -22,7 +22,7 @@ from bakeoff.kfp.pipeline import compile_experiment
 from bakeoff.spec import parse_experiment
 from bakeoff.storage import next_to
 from conftest import ROOT, bakeoff
-from kfp_standin import BROKEN, FAKE_SECRETS, Cache, execute, pod_env, team_config
+from kfp_standin import FAKE_SECRETS, Cache, execute, pod_env, team_config
 
 CRASH = {"name": "crash", "estimator": "CrashingClassifier"}  # SIGKILLs itself, as the OOM killer would
 TRAINS = ("logistic", "broken", "crash")

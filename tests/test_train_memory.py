@@ -19,7 +19,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from bakeoff import data, modeling, preprocess, records, steps
+from bakeoff import data, modeling, records, steps
 from bakeoff.predict import predictions
 from bakeoff.runs import create_run
 from bakeoff.spec import parse_experiment

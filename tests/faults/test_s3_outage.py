@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, S3Server, _free_port, start_moto
+from conftest import BIN, _free_port, start_moto
 from test_supervision import descendants, running, wait_for
 
 BUCKET = "faults"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from multiprocessing.connection import wait
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bakeoff import costs, data, forkserver, schedule, steps
 from bakeoff.cpu import usable_cpus
