@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bakeoff import records
-from bakeoff.errors import cut
+from bakeoff.errors import shorten
 from bakeoff.records import Context, Job, ModelResult, Prepared
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def train(store_root: str, job_id: str, model: str, *, threads: int | None = Non
                                         search=evaluation.search, direction=CATALOG[context.primary].direction,
                                         seed=context.seed)
         except Exception as exc:  # noqa: BLE001 - any bug here must not cost the fitted model
-            records.warn(f"{spec.name}: diagnostics skipped ({type(exc).__name__}: {cut(str(exc))})")
+            records.warn(f"{spec.name}: diagnostics skipped ({type(exc).__name__}: {shorten(str(exc))})")
         result.artifacts = {
             "model": records.save_artifact(store, job_id, attempt, records.MODEL,
                                            modeling.dumps(evaluation.pipeline)),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import os
 import random
 import sys
@@ -207,7 +206,8 @@ def _retrying(call: Callable[[], T], *, base_delay: float = 0.2, max_delay: floa
     started = time.monotonic()
     if _gave_up_at is not None and started - _gave_up_at < budget:
         budget = 0.0
-    for attempt in itertools.count():
+    attempt = 0
+    while True:  # ends by returning or raising: the budget bounds it
         try:
             result = call()
             _gave_up_at = None
@@ -227,7 +227,7 @@ def _retrying(call: Callable[[], T], *, base_delay: float = 0.2, max_delay: floa
             _gave_up_at = time.monotonic()
             raise failure
         time.sleep(min(left, min(max_delay, base_delay * 2**attempt) * (0.5 + random.random())))
-    raise AssertionError("unreachable")
+        attempt += 1
 
 
 def http_status(exc: Exception) -> int:
